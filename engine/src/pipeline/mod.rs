@@ -1,0 +1,1 @@
+//! The executor: builds the stage-and-gate DAG of an executable contract and runs it.
