@@ -1,0 +1,1263 @@
+//! Output placement (generation-pipeline spec §4.8) and gate G6 "Output Directory Writable" (§2).
+//!
+//! What lives here:
+//! - [`plan`]: where a run writes — `<out>`, `<out>/node_…`, and the run's private staging dir
+//!   `<out>/.onex-staging/<correlation_id>/node_…`;
+//! - [`g6_check`]: the G6 checks on that plan, including crash recovery (§5.2): a node dir whose
+//!   `node.manifest.yaml` carries this run's correlation id was written by this run before a crash,
+//!   so G6 accepts it (`resumed`) and the run completes without rewriting it;
+//! - [`Staging`]: renders land in the staging dir (fsync per file and per directory), then
+//!   [`Staging::place`] renames the staged dir into place without ever replacing what another
+//!   process put there (`renameat2(RENAME_NOREPLACE)`, else a directory lock + check + rename);
+//!   with `force` the old dir is swapped out and restored if the swap fails;
+//! - cleanup ([`Staging::cleanup`], also on drop): removes only this run's own staging dir, then
+//!   `rmdir`s `.onex-staging` and the directories the run created, so a failed, cancelled or
+//!   timed-out run leaves `<out>` exactly as it found it and concurrent runs never delete each
+//!   other's files.
+//!
+//! All I/O here is blocking std I/O (a dozen small files); async callers run it in
+//! `spawn_blocking`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::compile::{GateOutcome, GateStatus};
+
+/// Name of the staging directory shared by all runs writing into one `<out>` (hidden, so
+/// `onex validate` skips it).
+pub const STAGING_DIR_NAME: &str = ".onex-staging";
+/// The file G6 reads to recognise a node dir written by this run.
+pub const MANIFEST_FILE: &str = "node.manifest.yaml";
+/// Staging dirs of other runs older than this are purged by the next run (§4.8).
+pub const STALE_STAGING_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// A manifest larger than this is not ours (generated manifests are a few KiB); reading is capped
+/// so a hostile file cannot exhaust memory.
+const MANIFEST_READ_LIMIT: u64 = 1 << 20;
+/// How often the create-out → create-staging sequence is retried when another run's cleanup
+/// removes a shared directory in between (each retry needs a concurrent rmdir to lose the race).
+const CREATE_RETRIES: usize = 16;
+
+const G6: &str = "G6";
+const SUGGEST_FIX_PERMISSIONS: &str = "Fix permissions or choose another -o";
+const SUGGEST_FORCE: &str = "Use --force";
+
+/// Error codes of the writing stage (§5.3 WritingFailed) and of G6 (§2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputErrorCode {
+    PermissionDenied,
+    DiskFull,
+    DirectoryNotFound,
+    FileWriteError,
+    OutputExists,
+    OutputNotWritable,
+    OutputOutsideRoot,
+}
+
+impl OutputErrorCode {
+    /// The wire form (`PERMISSION_DENIED`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            OutputErrorCode::DiskFull => "DISK_FULL",
+            OutputErrorCode::DirectoryNotFound => "DIRECTORY_NOT_FOUND",
+            OutputErrorCode::FileWriteError => "FILE_WRITE_ERROR",
+            OutputErrorCode::OutputExists => "OUTPUT_EXISTS",
+            OutputErrorCode::OutputNotWritable => "OUTPUT_NOT_WRITABLE",
+            OutputErrorCode::OutputOutsideRoot => "OUTPUT_OUTSIDE_ROOT",
+        }
+    }
+
+    /// Maps an I/O error to the writing stage's codes.
+    pub fn from_io(err: &io::Error) -> OutputErrorCode {
+        use io::ErrorKind as K;
+        match err.kind() {
+            K::PermissionDenied | K::ReadOnlyFilesystem => OutputErrorCode::PermissionDenied,
+            K::StorageFull | K::QuotaExceeded => OutputErrorCode::DiskFull,
+            K::NotFound => OutputErrorCode::DirectoryNotFound,
+            _ => OutputErrorCode::FileWriteError,
+        }
+    }
+}
+
+impl std::fmt::Display for OutputErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure of planning, staging, placement or cleanup. The message names what failed and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct OutputError {
+    pub code: OutputErrorCode,
+    pub message: String,
+    /// The file system path the error is about.
+    pub path: Option<PathBuf>,
+    /// The node file (relative to the node dir) being written, for WritingFailed.failed_file.
+    pub failed_file: Option<String>,
+    /// True when a replaced node dir was moved back after a failed swap (WritingFailed and
+    /// PipelineFailed `rollback_performed`).
+    pub rollback_performed: bool,
+}
+
+impl OutputError {
+    fn new(code: OutputErrorCode, message: impl Into<String>, path: Option<&Path>) -> Self {
+        OutputError {
+            code,
+            message: message.into(),
+            path: path.map(Path::to_path_buf),
+            failed_file: None,
+            rollback_performed: false,
+        }
+    }
+
+    /// `what` says what was being done ("create directory"); the message carries the path and the
+    /// OS error.
+    fn io(what: &str, path: &Path, err: &io::Error) -> Self {
+        OutputError::new(
+            OutputErrorCode::from_io(err),
+            format!("{what} '{}': {err}", path.display()),
+            Some(path),
+        )
+    }
+
+    fn with_file(mut self, rel: &str) -> Self {
+        self.failed_file = Some(rel.to_string());
+        self
+    }
+
+    /// Recovery suggestion for PipelineFailed / WritingFailed.
+    pub fn suggestion(&self) -> &'static str {
+        match self.code {
+            OutputErrorCode::OutputExists => SUGGEST_FORCE,
+            OutputErrorCode::DiskFull => "Free disk space or choose another -o",
+            _ => SUGGEST_FIX_PERMISSIONS,
+        }
+    }
+}
+
+/// Where one run writes. Built by [`plan`]; checked by [`g6_check`]; executed by [`Staging`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputPlan {
+    /// `<out>`: absolute, `.` components and repeated separators removed. `..` components are kept
+    /// (never resolved lexically, which would be wrong across symlinks): G6 refuses them.
+    pub out_dir: PathBuf,
+    /// The node directory's name, `node_{domain}_{svc}_{type}`.
+    pub node_dir_name: String,
+    /// `<out>/node_…`
+    pub node_dir: PathBuf,
+    /// `<out>/.onex-staging`, shared by concurrent runs.
+    pub staging_root: PathBuf,
+    /// `<out>/.onex-staging/<correlation_id>`, this run's own.
+    pub run_staging: PathBuf,
+    /// `<out>/.onex-staging/<correlation_id>/node_…`, where the files are rendered.
+    pub staged_node_dir: PathBuf,
+    /// Replace an existing node dir (`--force`).
+    pub force: bool,
+    pub correlation_id: Uuid,
+    /// Directories `<out>` must lie in (after following symlinks), made absolute.
+    pub allowed_roots: Vec<PathBuf>,
+}
+
+/// Builds the [`OutputPlan`] of a run. `out_dir` may be relative (to the working directory);
+/// `node_dir_name` must be a single plain path component (it passed G3). `allowed_roots`: see G6
+/// (§5.4 — for `--direct`, the explicit `-o` itself or the working directory).
+pub fn plan(
+    out_dir: &Path,
+    node_dir_name: &str,
+    correlation_id: Uuid,
+    force: bool,
+    allowed_roots: &[PathBuf],
+) -> Result<OutputPlan, OutputError> {
+    if !is_plain_component(node_dir_name) || node_dir_name.starts_with('.') {
+        return Err(OutputError::new(
+            OutputErrorCode::OutputOutsideRoot,
+            format!("node directory name '{node_dir_name}' is not a single plain path component"),
+            None,
+        ));
+    }
+    if out_dir.as_os_str().is_empty() {
+        return Err(OutputError::new(
+            OutputErrorCode::DirectoryNotFound,
+            "output directory is empty",
+            None,
+        ));
+    }
+    let out_dir = absolute_normalised(out_dir)?;
+    let allowed_roots = allowed_roots
+        .iter()
+        .map(|r| absolute_normalised(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let staging_root = out_dir.join(STAGING_DIR_NAME);
+    let run_staging = staging_root.join(correlation_id.hyphenated().to_string());
+    Ok(OutputPlan {
+        node_dir: out_dir.join(node_dir_name),
+        staged_node_dir: run_staging.join(node_dir_name),
+        node_dir_name: node_dir_name.to_string(),
+        out_dir,
+        staging_root,
+        run_staging,
+        force,
+        correlation_id,
+        allowed_roots,
+    })
+}
+
+fn is_plain_component(name: &str) -> bool {
+    let mut comps = Path::new(name).components();
+    matches!((comps.next(), comps.next()), (Some(Component::Normal(c)), None) if c == name)
+        && !name.contains('\0')
+}
+
+/// Absolute path with `.` and empty components dropped; `..` kept.
+fn absolute_normalised(p: &Path) -> Result<PathBuf, OutputError> {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| OutputError::io("read the working directory for", p, &e))?;
+        cwd.join(p)
+    };
+    Ok(abs.components().collect())
+}
+
+/// Result of G6. `gate` is the GateSummary material; `resumed` means the node dir was already
+/// written by this run (crash after rename, §5.2): skip generation/writing and complete the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct G6Outcome {
+    pub gate: GateOutcome,
+    pub resumed: bool,
+    /// The node dir exists and `force` is set: writing will replace it (WritingStarted
+    /// `replace_existing`).
+    pub replace_existing: bool,
+    /// `<out>` with symlinks resolved (nearest existing ancestor canonicalised), when computed.
+    pub canonical_out_dir: Option<PathBuf>,
+}
+
+impl G6Outcome {
+    pub fn passed(&self) -> bool {
+        self.gate.status == GateStatus::Pass
+    }
+
+    fn fail(
+        code: OutputErrorCode,
+        message: String,
+        suggestion: &str,
+        details: serde_json::Value,
+    ) -> Self {
+        G6Outcome {
+            gate: GateOutcome {
+                gate_id: G6.to_string(),
+                status: GateStatus::Fail,
+                message,
+                error_code: Some(code.as_str().to_string()),
+                recovery_suggestions: vec![suggestion.to_string()],
+                skip_reason: None,
+                details,
+                duration_ms: 0,
+            },
+            resumed: false,
+            replace_existing: false,
+            canonical_out_dir: None,
+        }
+    }
+
+    /// G6 for a plan that could not even be built ([`plan`] returned an error).
+    pub fn from_plan_error(err: &OutputError) -> Self {
+        let code = match err.code {
+            OutputErrorCode::OutputOutsideRoot => OutputErrorCode::OutputOutsideRoot,
+            _ => OutputErrorCode::OutputNotWritable,
+        };
+        let message = match code {
+            OutputErrorCode::OutputOutsideRoot => err.message.clone(),
+            _ => format!("not writable: {}", err.message),
+        };
+        G6Outcome::fail(code, message, SUGGEST_FIX_PERMISSIONS, json!({}))
+    }
+}
+
+/// Gate G6 (§2): `..`, allowed roots (symlinks followed), writability with a probe file,
+/// existing node dir (force / resumed). Never changes anything on disk (the probe file is
+/// created and removed).
+pub fn g6_check(plan: &OutputPlan) -> G6Outcome {
+    let started = Instant::now();
+    let mut out = g6_inner(plan);
+    out.gate.duration_ms = started.elapsed().as_millis() as u64;
+    out
+}
+
+fn g6_inner(plan: &OutputPlan) -> G6Outcome {
+    let dir = plan.out_dir.display().to_string();
+    let mut details = json!({
+        "output_directory": dir,
+        "node_directory": plan.node_dir.display().to_string(),
+    });
+    if plan
+        .out_dir
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return G6Outcome::fail(
+            OutputErrorCode::OutputOutsideRoot,
+            format!("'{dir}': '..' not allowed"),
+            SUGGEST_FIX_PERMISSIONS,
+            details,
+        );
+    }
+
+    // Canonical form of <out>: the nearest existing ancestor with symlinks resolved, plus the
+    // components that do not exist yet (which therefore cannot be symlinks).
+    let (existing, rest) = match nearest_existing(&plan.out_dir) {
+        Some(x) => x,
+        None => {
+            return G6Outcome::fail(
+                OutputErrorCode::OutputNotWritable,
+                format!("not writable: no part of '{dir}' exists"),
+                SUGGEST_FIX_PERMISSIONS,
+                details,
+            );
+        }
+    };
+    let canonical_existing = match fs::canonicalize(&existing) {
+        Ok(c) => c,
+        Err(e) => {
+            return G6Outcome::fail(
+                OutputErrorCode::OutputNotWritable,
+                format!("not writable: cannot resolve '{}': {e}", existing.display()),
+                SUGGEST_FIX_PERMISSIONS,
+                details,
+            );
+        }
+    };
+    let canonical = rest
+        .iter()
+        .fold(canonical_existing.clone(), |p, c| p.join(c));
+    details["canonical_output_directory"] = json!(canonical.display().to_string());
+
+    let roots: Vec<PathBuf> = plan
+        .allowed_roots
+        .iter()
+        .map(|r| fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+        .collect();
+    if !roots.iter().any(|r| canonical.starts_with(r)) {
+        let list = roots
+            .iter()
+            .map(|r| format!("'{}'", r.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let shown = if list.is_empty() {
+            "none configured".to_string()
+        } else {
+            list
+        };
+        return G6Outcome::fail(
+            OutputErrorCode::OutputOutsideRoot,
+            format!(
+                "'{}' is outside allowed roots ({shown})",
+                canonical.display()
+            ),
+            SUGGEST_FIX_PERMISSIONS,
+            details,
+        );
+    }
+
+    // Writability: <out> itself when it exists, else its nearest existing ancestor (where the
+    // run will create the missing directories).
+    let probe_dir = &canonical_existing;
+    match fs::metadata(probe_dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return G6Outcome::fail(
+                OutputErrorCode::OutputNotWritable,
+                format!("not writable: '{}' is not a directory", probe_dir.display()),
+                SUGGEST_FIX_PERMISSIONS,
+                details,
+            );
+        }
+        Err(e) => {
+            return G6Outcome::fail(
+                OutputErrorCode::OutputNotWritable,
+                format!("not writable: '{}': {e}", probe_dir.display()),
+                SUGGEST_FIX_PERMISSIONS,
+                details,
+            );
+        }
+    }
+    if let Err(e) = probe_write(probe_dir) {
+        return G6Outcome::fail(
+            OutputErrorCode::OutputNotWritable,
+            format!("not writable: {e}"),
+            SUGGEST_FIX_PERMISSIONS,
+            details,
+        );
+    }
+
+    let node = plan.node_dir.display().to_string();
+    let mut resumed = false;
+    let mut replace_existing = false;
+    match fs::symlink_metadata(&plan.node_dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return G6Outcome::fail(
+                OutputErrorCode::OutputNotWritable,
+                format!("not writable: cannot inspect '{node}': {e}"),
+                SUGGEST_FIX_PERMISSIONS,
+                details,
+            );
+        }
+        Ok(m) => {
+            if m.is_dir() && manifest_correlation_id(&plan.node_dir) == Some(plan.correlation_id) {
+                resumed = true;
+            } else if plan.force {
+                replace_existing = true;
+            } else {
+                return G6Outcome::fail(
+                    OutputErrorCode::OutputExists,
+                    format!("'{node}' exists"),
+                    SUGGEST_FORCE,
+                    details,
+                );
+            }
+        }
+    }
+    details["resumed"] = json!(resumed);
+    details["replace_existing"] = json!(replace_existing);
+    let message = if resumed {
+        format!("'{node}' already written by this run")
+    } else {
+        format!("'{dir}' is writable")
+    };
+    G6Outcome {
+        gate: GateOutcome {
+            gate_id: G6.to_string(),
+            status: GateStatus::Pass,
+            message,
+            error_code: None,
+            recovery_suggestions: Vec::new(),
+            skip_reason: None,
+            details,
+            duration_ms: 0,
+        },
+        resumed,
+        replace_existing,
+        canonical_out_dir: Some(canonical),
+    }
+}
+
+/// The nearest ancestor of `p` (itself included) that exists (as anything, a dangling symlink
+/// included), and the names below it that do not.
+fn nearest_existing(p: &Path) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
+    let mut rest = Vec::new();
+    let mut cur = p;
+    loop {
+        if fs::symlink_metadata(cur).is_ok() {
+            rest.reverse();
+            return Some((cur.to_path_buf(), rest));
+        }
+        rest.push(cur.file_name()?.to_os_string());
+        cur = cur.parent()?;
+    }
+}
+
+/// Creates and removes `.onex-probe-<uuid>` in `dir`.
+fn probe_write(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".onex-probe-{}", Uuid::new_v4()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| format!("cannot create '{}': {e}", probe.display()))?;
+    fs::remove_file(&probe).map_err(|e| format!("cannot remove '{}': {e}", probe.display()))
+}
+
+#[derive(Deserialize)]
+struct ManifestProbe {
+    #[serde(default)]
+    x_extensions: Option<ManifestExtensions>,
+}
+
+#[derive(Deserialize)]
+struct ManifestExtensions {
+    #[serde(default)]
+    generated_by: Option<ManifestGeneratedBy>,
+}
+
+#[derive(Deserialize)]
+struct ManifestGeneratedBy {
+    #[serde(default)]
+    correlation_id: Option<String>,
+}
+
+/// `x_extensions.generated_by.correlation_id` of `<node_dir>/node.manifest.yaml`, if the file is
+/// a regular file, parses, and carries a UUID there. Anything else means "not written by a run
+/// we can recognise".
+pub fn manifest_correlation_id(node_dir: &Path) -> Option<Uuid> {
+    let path = node_dir.join(MANIFEST_FILE);
+    let meta = fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    File::open(&path)
+        .ok()?
+        .take(MANIFEST_READ_LIMIT)
+        .read_to_string(&mut text)
+        .ok()?;
+    let m: ManifestProbe = serde_saphyr::from_str(&text).ok()?;
+    let id = m.x_extensions?.generated_by?.correlation_id?;
+    Uuid::parse_str(id.trim()).ok()
+}
+
+/// Options of a [`Staging`].
+#[derive(Debug, Clone)]
+pub struct StagingOptions {
+    /// fsync every file and directory before placing (default on; off only for benchmarks and
+    /// tmpfs, where it buys nothing).
+    pub fsync: bool,
+    /// Keep the run's staging dir after a failure (`--keep-failed`, debugging).
+    pub keep_failed: bool,
+    /// Test-only fault injection; `None` in production.
+    #[doc(hidden)]
+    pub fault: Option<Fault>,
+}
+
+impl Default for StagingOptions {
+    fn default() -> Self {
+        StagingOptions {
+            fsync: true,
+            keep_failed: false,
+            fault: None,
+        }
+    }
+}
+
+/// Faults the tests inject to reach failure paths that cannot be provoked from outside
+/// deterministically (a rename failing between two others).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// With force: moving the new node dir in fails after the old one was moved out.
+    ReplaceMoveIn,
+    /// With force: moving the new dir in and moving the old one back both fail.
+    ReplaceMoveInAndRestore,
+}
+
+/// One file written into staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedFile {
+    /// Relative to the node dir, `/`-separated (`v1_0_0/node.py`).
+    pub rel_path: String,
+    pub bytes: u64,
+}
+
+/// Progress of [`Staging::write_files`], one per file (the executor emits WritingProgress).
+#[derive(Debug, Clone, Copy)]
+pub struct WriteProgress<'a> {
+    pub current_file: &'a str,
+    pub files_written: usize,
+    pub total_files: usize,
+    pub bytes: u64,
+}
+
+/// The result of a successful [`Staging::place`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// `<out>/node_…`
+    pub node_dir: PathBuf,
+    /// Relative paths, in write order.
+    pub files: Vec<String>,
+    pub total_bytes: u64,
+    /// An existing node dir was replaced (force).
+    pub replaced_existing: bool,
+}
+
+/// What [`Staging::cleanup`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// The run's staging dir was removed.
+    pub removed_run_staging: bool,
+    /// Kept on purpose (`keep_failed`, or it holds a node dir that could not be restored).
+    pub kept: Option<PathBuf>,
+    /// Directories removed by rmdir (`.onex-staging`, directories the run created).
+    pub removed_dirs: Vec<PathBuf>,
+    /// Problems that did not stop the cleanup.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Staging,
+    Placed,
+    Done,
+}
+
+/// A run's staging area and the placement of its node dir. Dropping it cleans up (as
+/// [`Staging::cleanup`]), so an early return, a panic unwinding or a cancelled task leaves `<out>`
+/// as it was.
+#[derive(Debug)]
+pub struct Staging {
+    plan: OutputPlan,
+    opts: StagingOptions,
+    /// Directories on the way to `<out>` that this run created, outermost first.
+    created_dirs: Vec<PathBuf>,
+    /// Directories inside the staged node dir, in creation order (fsynced before the rename).
+    staged_dirs: Vec<PathBuf>,
+    files: Vec<StagedFile>,
+    purged: Vec<PathBuf>,
+    state: State,
+    /// The run staging holds the user's previous node dir after a failed restore: never delete it.
+    preserve_run_staging: bool,
+}
+
+impl Staging {
+    /// Prepares staging for `plan`: creates `<out>` if needed (recording what it created),
+    /// `.onex-staging` when absent, deletes this run's own leftover staging (redelivery after a
+    /// crash), creates `<correlation_id>/node_…`, and purges other runs' staging dirs older than
+    /// 24 h. On error everything it created is removed again.
+    pub fn create(plan: &OutputPlan, opts: StagingOptions) -> Result<Staging, OutputError> {
+        let mut st = Staging {
+            plan: plan.clone(),
+            opts,
+            created_dirs: Vec::new(),
+            staged_dirs: Vec::new(),
+            files: Vec::new(),
+            purged: Vec::new(),
+            state: State::Staging,
+            preserve_run_staging: false,
+        };
+        // On error `st` is dropped here, which runs the cleanup.
+        st.prepare()?;
+        Ok(st)
+    }
+
+    pub fn plan(&self) -> &OutputPlan {
+        &self.plan
+    }
+
+    /// The staged node dir (GenerationStarted `staging_dir`).
+    pub fn staged_node_dir(&self) -> &Path {
+        &self.plan.staged_node_dir
+    }
+
+    /// Directories on the way to `<out>` that this run created, outermost first.
+    pub fn created_dirs(&self) -> &[PathBuf] {
+        &self.created_dirs
+    }
+
+    /// Other runs' stale staging dirs this run removed.
+    pub fn purged(&self) -> &[PathBuf] {
+        &self.purged
+    }
+
+    pub fn files(&self) -> &[StagedFile] {
+        &self.files
+    }
+
+    fn prepare(&mut self) -> Result<(), OutputError> {
+        let root = self.plan.staging_root.clone();
+        let run = self.plan.run_staging.clone();
+        let mut last_err = None;
+        let mut ready = false;
+        for _ in 0..CREATE_RETRIES {
+            self.ensure_out_dir()?;
+            match fs::create_dir(&root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                // <out> was removed by another run's cleanup between the two steps: start over.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    last_err = Some(OutputError::io("create directory", &root, &e));
+                    continue;
+                }
+                Err(e) => return Err(OutputError::io("create directory", &root, &e)),
+            }
+            match fs::symlink_metadata(&root) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(OutputError::new(
+                        OutputErrorCode::FileWriteError,
+                        format!(
+                            "'{}' is not a directory (a symlink or a file)",
+                            root.display()
+                        ),
+                        Some(&root),
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    last_err = Some(OutputError::io("inspect", &root, &e));
+                    continue;
+                }
+                Err(e) => return Err(OutputError::io("inspect", &root, &e)),
+            }
+            // Redelivery after a crash: this run's own leftovers go first (§5.2).
+            remove_tree(&run).map_err(|e| OutputError::io("remove leftover staging", &run, &e))?;
+            match fs::create_dir(&run) {
+                Ok(()) => {
+                    ready = true;
+                    break;
+                }
+                // `.onex-staging` was rmdir'ed by a concurrent run's cleanup: recreate it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    last_err = Some(OutputError::io("create directory", &run, &e));
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(OutputError::new(
+                        OutputErrorCode::FileWriteError,
+                        format!(
+                            "staging dir '{}' is being created by another attempt of run {}",
+                            run.display(),
+                            self.plan.correlation_id
+                        ),
+                        Some(&run),
+                    ));
+                }
+                Err(e) => return Err(OutputError::io("create directory", &run, &e)),
+            }
+        }
+        if !ready {
+            return Err(last_err.unwrap_or_else(|| {
+                OutputError::new(
+                    OutputErrorCode::FileWriteError,
+                    format!("could not create '{}'", run.display()),
+                    Some(&run),
+                )
+            }));
+        }
+        let staged = self.plan.staged_node_dir.clone();
+        fs::create_dir(&staged).map_err(|e| OutputError::io("create directory", &staged, &e))?;
+        self.purge_stale();
+        Ok(())
+    }
+
+    /// Creates the missing directories of `<out>`, recording those this run created. A directory
+    /// created concurrently by someone else is not recorded (not ours to remove).
+    fn ensure_out_dir(&mut self) -> Result<(), OutputError> {
+        let out = self.plan.out_dir.clone();
+        let mut missing = Vec::new();
+        let mut cur = out.as_path();
+        loop {
+            match fs::metadata(cur) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => {
+                    return Err(OutputError::new(
+                        OutputErrorCode::DirectoryNotFound,
+                        format!("'{}' is not a directory", cur.display()),
+                        Some(cur),
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    missing.push(cur.to_path_buf());
+                    cur = match cur.parent() {
+                        Some(p) => p,
+                        None => {
+                            return Err(OutputError::io("find an existing ancestor of", &out, &e));
+                        }
+                    };
+                }
+                Err(e) => return Err(OutputError::io("inspect", cur, &e)),
+            }
+        }
+        for dir in missing.into_iter().rev() {
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    if self.opts.fsync
+                        && let Some(parent) = dir.parent()
+                    {
+                        // The new entry must survive a crash, or the placed node dir would hang
+                        // off a directory that vanishes.
+                        fsync_dir(parent)
+                            .map_err(|e| OutputError::io("fsync directory", parent, &e))?;
+                    }
+                    self.created_dirs.push(dir);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+                Err(e) => return Err(OutputError::io("create directory", &dir, &e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes other runs' staging dirs (named by a UUID) whose mtime is older than 24 h.
+    /// Failures are logged, never fatal: another run may be purging the same dir.
+    fn purge_stale(&mut self) {
+        let Ok(entries) = fs::read_dir(&self.plan.staging_root) else {
+            return;
+        };
+        let now = SystemTime::now();
+        let own = self.plan.correlation_id;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| Uuid::parse_str(n).ok()) else {
+                continue;
+            };
+            if id == own {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !meta.is_dir() {
+                continue;
+            }
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > STALE_STAGING_AGE);
+            if !old {
+                continue;
+            }
+            match remove_tree(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "purged stale staging dir");
+                    self.purged.push(path);
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not purge stale staging dir")
+                }
+            }
+        }
+    }
+
+    /// Writes one file into the staged node dir (`rel_path` relative to it, `/`-separated; no
+    /// absolute path, `.`/`..` or symlinked component; each file written once), creating its
+    /// parent directories, and fsyncs it when `fsync` is on.
+    pub fn write_file(&mut self, rel_path: &str, bytes: &[u8]) -> Result<&StagedFile, OutputError> {
+        if self.state != State::Staging {
+            return Err(OutputError::new(
+                OutputErrorCode::FileWriteError,
+                format!(
+                    "cannot write '{rel_path}': the staging dir was already placed or cleaned up"
+                ),
+                None,
+            )
+            .with_file(rel_path));
+        }
+        let parts = split_rel_path(rel_path).map_err(|m| {
+            OutputError::new(OutputErrorCode::FileWriteError, m, None).with_file(rel_path)
+        })?;
+        let (file_name, dirs) = parts.split_last().expect("split_rel_path returns ≥ 1 part");
+        let mut dir = self.plan.staged_node_dir.clone();
+        for d in dirs {
+            dir.push(d);
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(OutputError::new(
+                        OutputErrorCode::FileWriteError,
+                        format!(
+                            "cannot write '{rel_path}': '{}' is a symlink or a file, not a directory",
+                            dir.display()
+                        ),
+                        Some(&dir),
+                    )
+                    .with_file(rel_path));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir(&dir).map_err(|e| {
+                        OutputError::io("create directory", &dir, &e).with_file(rel_path)
+                    })?;
+                    self.staged_dirs.push(dir.clone());
+                }
+                Err(e) => return Err(OutputError::io("inspect", &dir, &e).with_file(rel_path)),
+            }
+        }
+        let path = dir.join(file_name);
+        // create_new = O_EXCL: never follows a symlink planted at the target, never overwrites.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    OutputError::new(
+                        OutputErrorCode::FileWriteError,
+                        format!("'{rel_path}' is written twice"),
+                        Some(&path),
+                    )
+                } else {
+                    OutputError::io("create file", &path, &e)
+                }
+                .with_file(rel_path)
+            })?;
+        f.write_all(bytes)
+            .map_err(|e| OutputError::io("write", &path, &e).with_file(rel_path))?;
+        if self.opts.fsync {
+            f.sync_all()
+                .map_err(|e| OutputError::io("fsync", &path, &e).with_file(rel_path))?;
+        }
+        self.files.push(StagedFile {
+            rel_path: parts.join("/"),
+            bytes: bytes.len() as u64,
+        });
+        Ok(self.files.last().expect("just pushed"))
+    }
+
+    /// Writes `files` in order, calling `on_progress` after each (WritingProgress).
+    pub fn write_files<P: AsRef<str>, B: AsRef<[u8]>>(
+        &mut self,
+        files: &[(P, B)],
+        mut on_progress: impl FnMut(&WriteProgress<'_>),
+    ) -> Result<(), OutputError> {
+        let total = files.len();
+        for (i, (rel, bytes)) in files.iter().enumerate() {
+            let written = self.write_file(rel.as_ref(), bytes.as_ref())?;
+            let bytes = written.bytes;
+            on_progress(&WriteProgress {
+                current_file: rel.as_ref(),
+                files_written: i + 1,
+                total_files: total,
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves the staged node dir to `<out>/node_…`: fsyncs the staged directories, renames
+    /// without replacing (a target that appeared meanwhile → OUTPUT_EXISTS), or with `force`
+    /// swaps the existing dir out (restored if moving the new one in fails: FILE_WRITE_ERROR with
+    /// `rollback_performed`), then fsyncs `<out>`.
+    pub fn place(&mut self) -> Result<Placed, OutputError> {
+        if self.state != State::Staging {
+            return Err(OutputError::new(
+                OutputErrorCode::FileWriteError,
+                "the staging dir was already placed or cleaned up",
+                Some(&self.plan.staged_node_dir),
+            ));
+        }
+        if self.files.is_empty() {
+            return Err(OutputError::new(
+                OutputErrorCode::FileWriteError,
+                "nothing staged to place",
+                Some(&self.plan.staged_node_dir),
+            ));
+        }
+        let staged = self.plan.staged_node_dir.clone();
+        let target = self.plan.node_dir.clone();
+        if self.opts.fsync {
+            // Deepest first is not required for correctness (every entry is fsynced before the
+            // rename), but it mirrors the order the entries must become durable in.
+            for d in self
+                .staged_dirs
+                .iter()
+                .rev()
+                .chain(std::iter::once(&staged))
+            {
+                fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
+            }
+        }
+        let exists = match fs::symlink_metadata(&target) {
+            Ok(_) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(OutputError::io("inspect", &target, &e)),
+        };
+        let mut replaced_existing = false;
+        if !exists {
+            self.rename_into_place(&staged, &target)?;
+        } else if !self.plan.force {
+            return Err(exists_error(&target));
+        } else {
+            replaced_existing = self.replace(&staged, &target)?;
+        }
+        if self.opts.fsync {
+            let out = &self.plan.out_dir;
+            fsync_dir(out).map_err(|e| OutputError::io("fsync directory", out, &e))?;
+        }
+        self.state = State::Placed;
+        Ok(Placed {
+            node_dir: target,
+            files: self.files.iter().map(|f| f.rel_path.clone()).collect(),
+            total_bytes: self.files.iter().map(|f| f.bytes).sum(),
+            replaced_existing,
+        })
+    }
+
+    fn rename_into_place(&self, staged: &Path, target: &Path) -> Result<(), OutputError> {
+        rename_noreplace(staged, target, &self.plan.out_dir).map_err(|e| {
+            if is_exists(&e) {
+                exists_error(target)
+            } else {
+                OutputError::io(&format!("rename '{}' to", staged.display()), target, &e)
+            }
+        })
+    }
+
+    /// Force: old dir → run staging, new dir → target, delete old. Returns whether an old dir was
+    /// actually replaced (it may have vanished meanwhile).
+    fn replace(&mut self, staged: &Path, target: &Path) -> Result<bool, OutputError> {
+        let old_slot = self
+            .plan
+            .run_staging
+            .join(format!("replaced-{}", self.plan.node_dir_name));
+        match rename_noreplace(target, &old_slot, &self.plan.run_staging) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Removed by someone else meanwhile: nothing to replace.
+                self.rename_into_place(staged, target)?;
+                return Ok(false);
+            }
+            Err(e) => {
+                return Err(OutputError::io(
+                    "move the existing node dir out of the way:",
+                    target,
+                    &e,
+                ));
+            }
+        }
+        let moved_in = match self.opts.fault {
+            Some(Fault::ReplaceMoveIn | Fault::ReplaceMoveInAndRestore) => {
+                Err(io::Error::other("injected fault: move-in failed"))
+            }
+            None => rename_noreplace(staged, target, &self.plan.out_dir),
+        };
+        if let Err(e) = moved_in {
+            let restored = match self.opts.fault {
+                Some(Fault::ReplaceMoveInAndRestore) => {
+                    Err(io::Error::other("injected fault: restore failed"))
+                }
+                _ => rename_noreplace(&old_slot, target, &self.plan.out_dir),
+            };
+            return Err(match restored {
+                Ok(()) => OutputError {
+                    code: OutputErrorCode::FileWriteError,
+                    message: format!(
+                        "replacing '{}' failed: {e}; the previous directory was restored",
+                        target.display()
+                    ),
+                    path: Some(target.to_path_buf()),
+                    failed_file: None,
+                    rollback_performed: true,
+                },
+                Err(e2) => {
+                    // The user's previous node dir now lives only in our staging: keep it.
+                    self.preserve_run_staging = true;
+                    OutputError {
+                        code: OutputErrorCode::FileWriteError,
+                        message: format!(
+                            "replacing '{}' failed: {e}; restoring the previous directory failed \
+                             too: {e2}; it is kept at '{}'",
+                            target.display(),
+                            old_slot.display()
+                        ),
+                        path: Some(old_slot),
+                        failed_file: None,
+                        rollback_performed: false,
+                    }
+                }
+            });
+        }
+        if let Err(e) = remove_tree(&old_slot) {
+            // Not fatal: the new node dir is in place; cleanup removes the run staging again.
+            tracing::warn!(path = %old_slot.display(), error = %e, "could not delete the replaced node dir");
+        }
+        Ok(true)
+    }
+
+    /// Removes the run's own staging dir (unless kept), then rmdirs `.onex-staging` and the
+    /// directories this run created — each only if empty. Idempotent; also run on drop.
+    pub fn cleanup(&mut self) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        if self.state == State::Done {
+            return report;
+        }
+        let failed = self.state != State::Placed;
+        self.state = State::Done;
+        let run = &self.plan.run_staging;
+        if self.preserve_run_staging || (failed && self.opts.keep_failed) {
+            if fs::symlink_metadata(run).is_ok() {
+                tracing::warn!(path = %run.display(), "staging dir kept");
+                report.kept = Some(run.clone());
+            }
+            return report;
+        }
+        match remove_tree(run) {
+            Ok(()) => report.removed_run_staging = true,
+            Err(e) => report
+                .problems
+                .push(format!("cannot remove '{}': {e}", run.display())),
+        }
+        // rmdir fails on a non-empty dir: another run's staging or files keep it.
+        if fs::remove_dir(&self.plan.staging_root).is_ok() {
+            report.removed_dirs.push(self.plan.staging_root.clone());
+        }
+        for d in self.created_dirs.iter().rev() {
+            if fs::remove_dir(d).is_ok() {
+                report.removed_dirs.push(d.clone());
+            }
+        }
+        report
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let report = self.cleanup();
+        for p in &report.problems {
+            tracing::warn!("staging cleanup: {p}");
+        }
+    }
+}
+
+fn exists_error(target: &Path) -> OutputError {
+    OutputError::new(
+        OutputErrorCode::OutputExists,
+        format!("'{}' exists", target.display()),
+        Some(target),
+    )
+}
+
+fn is_exists(e: &io::Error) -> bool {
+    // rename(2) reports a non-empty target directory as ENOTEMPTY (or EEXIST).
+    e.kind() == io::ErrorKind::AlreadyExists || e.kind() == io::ErrorKind::DirectoryNotEmpty
+}
+
+/// Splits a relative `/`-separated path into plain components, refusing anything that could
+/// leave the staged node dir.
+fn split_rel_path(rel: &str) -> Result<Vec<&str>, String> {
+    if rel.is_empty() {
+        return Err("empty file path".to_string());
+    }
+    if rel.contains('\0') {
+        return Err(format!("file path '{}' contains NUL", rel.escape_debug()));
+    }
+    if rel.starts_with('/') || Path::new(rel).is_absolute() {
+        return Err(format!("file path '{rel}' is absolute"));
+    }
+    let parts: Vec<&str> = rel.split('/').collect();
+    for p in &parts {
+        match *p {
+            "" => return Err(format!("file path '{rel}' has an empty component")),
+            "." | ".." => return Err(format!("file path '{rel}': '{p}' not allowed")),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+/// `rm -r` that treats "already gone" as success and never follows symlinks (std's
+/// remove_dir_all removes a symlink itself, not its target).
+fn remove_tree(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => match fs::remove_dir_all(p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        },
+        Ok(_) => match fs::remove_file(p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        },
+    }
+}
+
+fn fsync_dir(p: &Path) -> io::Result<()> {
+    File::open(p)?.sync_all()
+}
+
+/// Renames `from` to `to` unless `to` exists (then AlreadyExists / DirectoryNotEmpty), atomically:
+/// `renameat2(RENAME_NOREPLACE)` on Linux; where the file system lacks it (EINVAL), or on other
+/// systems, an exclusive flock on `lock_dir` (the directory receiving the entry, shared by every
+/// onex run) around check + rename. Locking the directory itself leaves no lock file behind,
+/// which a lock file would (or would race when removed).
+fn rename_noreplace(from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    locked_rename(from, to, lock_dir)
+}
+
+fn locked_rename(from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+    use rustix::fs::{FlockOperation, flock};
+    let dir = File::open(lock_dir)?;
+    flock(&dir, FlockOperation::LockExclusive)?;
+    let result = match fs::symlink_metadata(to) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("'{}' exists", to.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::rename(from, to),
+        Err(e) => Err(e),
+    };
+    // Closing the fd releases the lock as well; unlock explicitly for clarity of scope.
+    let _ = flock(&dir, FlockOperation::Unlock);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rel_paths_that_escape_are_refused() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\0b",
+        ] {
+            assert!(split_rel_path(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            split_rel_path("v1_0_0/models/m.py").unwrap(),
+            ["v1_0_0", "models", "m.py"]
+        );
+    }
+
+    #[test]
+    fn node_dir_name_must_be_one_component() {
+        let id = Uuid::new_v4();
+        for bad in ["", ".", "..", "a/b", "/abs", ".hidden", "a\0"] {
+            let e = plan(Path::new("/tmp/x"), bad, id, false, &[]).unwrap_err();
+            assert_eq!(e.code, OutputErrorCode::OutputOutsideRoot, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plan_normalises_but_keeps_parent_components() {
+        let id = Uuid::new_v4();
+        let p = plan(Path::new("/a/./b//c/../d/"), "node_x", id, false, &[]).unwrap();
+        assert_eq!(p.out_dir, PathBuf::from("/a/b/c/../d"));
+        assert_eq!(p.node_dir, PathBuf::from("/a/b/c/../d/node_x"));
+        assert_eq!(
+            p.staged_node_dir,
+            PathBuf::from(format!("/a/b/c/../d/.onex-staging/{id}/node_x"))
+        );
+    }
+
+    #[test]
+    fn io_errors_map_to_writing_codes() {
+        let c = |k| OutputErrorCode::from_io(&io::Error::from(k));
+        assert_eq!(
+            c(io::ErrorKind::PermissionDenied),
+            OutputErrorCode::PermissionDenied
+        );
+        assert_eq!(c(io::ErrorKind::StorageFull), OutputErrorCode::DiskFull);
+        assert_eq!(
+            c(io::ErrorKind::NotFound),
+            OutputErrorCode::DirectoryNotFound
+        );
+        assert_eq!(c(io::ErrorKind::Other), OutputErrorCode::FileWriteError);
+        assert_eq!(
+            OutputErrorCode::from_io(&io::Error::from_raw_os_error(28)),
+            OutputErrorCode::DiskFull
+        );
+    }
+}
