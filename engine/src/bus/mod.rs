@@ -1,1 +1,470 @@
-//! The event bus: one [`EventBus`] trait and its back ends (embedded, Kafka, Redis Streams).
+//! The event bus: one [`EventBus`] trait and its back ends — embedded (SQLite log, default),
+//! Kafka (rdkafka) and Redis Streams — chosen by `bus.url` in [`connect`].
+//!
+//! Layout: `config` (settings, URL), `error` ([`BusError`]), `consumer` (group consumption and
+//! observation on top of a back end: decoding, validation, retries, dead letters), `validate`
+//! (envelope checks against the event catalogue, DeadLettered envelopes), `order` (a run's
+//! events in `seq` order), and one module per back end implementing the internal
+//! [`Transport`] trait.
+
+mod config;
+mod consumer;
+mod embedded;
+mod error;
+pub mod order;
+mod validate;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::events::Envelope;
+
+pub use config::{BusConfig, BusUrl, EMBEDDED_FILE, Retention, Role, default_state_dir};
+pub use consumer::{Consumer, NackOutcome, Observer};
+pub use error::BusError;
+
+/// A boxed, `Send` future: what the object-safe async methods of [`EventBus`] return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Topic infix shared by every pipeline topic: `<prefix>generation.pipeline.<suffix>`.
+pub const TOPIC_BASE: &str = "generation.pipeline.";
+
+/// Where a message sits in its topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Offset {
+    /// Kafka offset, or the embedded log's row id.
+    Index(i64),
+    /// Redis stream entry id `ms-seq`.
+    Stream { ms: u64, seq: u64 },
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Offset::Index(i) => write!(f, "{i}"),
+            Offset::Stream { ms, seq } => write!(f, "{ms}-{seq}"),
+        }
+    }
+}
+
+impl FromStr for Offset {
+    type Err = BusError;
+    fn from_str(s: &str) -> Result<Self, BusError> {
+        let bad = || {
+            BusError::Config(format!(
+                "offset `{s}`: expected an integer or a stream id MS-SEQ"
+            ))
+        };
+        match s.split_once('-') {
+            Some((ms, seq)) if !ms.is_empty() => Ok(Offset::Stream {
+                ms: ms.parse().map_err(|_| bad())?,
+                seq: seq.parse().map_err(|_| bad())?,
+            }),
+            _ => Ok(Offset::Index(s.parse().map_err(|_| bad())?)),
+        }
+    }
+}
+
+/// A message's address: topic, partition (0 where the back end has none) and offset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: Offset,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// Where an observer starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObserveFrom {
+    /// Only messages published after `observe` returned (the CLI subscribes before it publishes).
+    End,
+    /// Everything still retained.
+    Beginning,
+    /// Each listed topic/partition from its position (inclusive); unlisted ones from the beginning.
+    Positions(Vec<Position>),
+}
+
+/// One delivery to a group member; hand it back with [`Consumer::ack`] or [`Consumer::nack`].
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub envelope: Envelope,
+    pub position: Position,
+    /// Message key (the correlation_id as published).
+    pub key: Option<String>,
+    /// 1 on first delivery; higher after a nack or after a member died holding it.
+    pub attempt: u32,
+}
+
+/// One event seen by an [`Observer`].
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub envelope: Envelope,
+    pub position: Position,
+    pub key: Option<String>,
+}
+
+/// Lifecycle of a run in the run-state record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// The run-state record per correlation_id (§5.2 idempotency): a duplicate PromptSubmitted for
+/// a finished run re-publishes `terminal` unchanged; for a run in progress it is ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub correlation_id: Uuid,
+    pub status: RunStatus,
+    /// The recorded PipelineCompleted / PipelineFailed envelope once the run finished.
+    #[serde(default)]
+    pub terminal: Option<Envelope>,
+    /// Attempt of the run that wrote this record.
+    #[serde(default = "one")]
+    pub attempt: u32,
+    /// Instance id of the orchestrator that owns the run.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// RFC 3339 time of the last update.
+    pub updated_at: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Result of [`EventBus::health`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub backend: &'static str,
+    /// Path or broker list.
+    pub target: String,
+    /// Round trip of the probe.
+    pub round_trip: Duration,
+}
+
+/// The event bus (generation-pipeline spec §5.2).
+///
+/// # Guarantees (every back end)
+/// - **At-least-once delivery.** A publish returns once the back end has durably accepted the
+///   message (embedded: committed to the WAL; Kafka: `acks=all`; Redis: `XADD` replied, durable
+///   as far as the server's AOF setting goes). Consumers must de-duplicate on `event_id` /
+///   `correlation_id`.
+/// - **Redelivery.** A message delivered to a group member that dies before acking is
+///   redelivered to another member of the group: embedded and Redis after `bus.lease_ms`
+///   without a lease renewal (live members renew in the background; Redis via `XAUTOCLAIM`),
+///   Kafka after `session.timeout.ms` (uncommitted offsets are re-read).
+/// - **Dead letters.** A nacked message is redelivered after 1 s, then 2 s
+///   (`bus.retry_delays_ms`); on its 3rd failed delivery it goes to the `dlq` topic as a
+///   DeadLettered envelope (seq 0) and is acked. Undecodable messages, an unknown schema major
+///   and payloads failing their JSON Schema are dead-lettered on consume at once, and
+///   consumption continues.
+/// - **Order.** Observers see each partition (Kafka) / stream (Redis) / topic (embedded) in
+///   publish order. Nothing orders across topics: a run is ordered by `seq` ([`order`]).
+///   Group members on Kafka own whole partitions, so one key (correlation_id) stays with one
+///   member; **Redis consumer groups have no per-key affinity** — entries of one stream are
+///   spread over members regardless of key. The embedded group hands out messages in log order
+///   to whichever member asks, also without key affinity.
+/// - **Encoding.** Message key = correlation_id; value = the envelope as JSON, on every back end
+///   (Kafka adds CloudEvents 1.0 binary-mode headers).
+/// - **Size.** A value over `bus.max_message_bytes` fails with [`BusError::TooLarge`].
+/// - **Prefix.** `bus.topic_prefix` prefixes every topic, `dlq` and `runs` included.
+///
+/// Methods never panic; every failure is a typed [`BusError`].
+pub trait EventBus: Send + Sync {
+    /// `embedded`, `kafka` or `redis`.
+    fn backend(&self) -> &'static str;
+    fn config(&self) -> &BusConfig;
+    /// Topic of an event type from the catalogue, with the prefix.
+    fn topic(&self, event_type: &str) -> Result<String, BusError>;
+    /// Every topic of the catalogue (prefix included), DeadLettered's `dlq` topic among them.
+    fn all_topics(&self) -> Vec<String>;
+    /// `<prefix>generation.pipeline.dlq`.
+    fn dlq_topic(&self) -> String;
+    /// Validate (unless `bus.validate_on_publish = false`), encode and publish an envelope to
+    /// its event type's topic; returns once acknowledged, with the message's position.
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Position, BusError>>;
+    /// Publish bytes as they are (no validation; the size limit still applies). For tools and
+    /// tests (poison messages); events go through [`EventBus::publish`].
+    fn publish_raw<'a>(
+        &'a self,
+        topic: &'a str,
+        key: &'a str,
+        value: &'a [u8],
+    ) -> BoxFuture<'a, Result<Position, BusError>>;
+    /// Join `group` on `topics` (work sharing). A new group starts at the oldest retained
+    /// message.
+    fn subscribe<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Consumer, BusError>>;
+    /// Read `topics` without a group (every observer sees everything). With
+    /// [`ObserveFrom::End`], every message published after this returns is seen.
+    fn observe<'a>(
+        &'a self,
+        topics: &'a [String],
+        from: ObserveFrom,
+    ) -> BoxFuture<'a, Result<Observer, BusError>>;
+    /// The run-state record of `correlation_id`, if any (reads its own writes).
+    fn get_run_state<'a>(
+        &'a self,
+        correlation_id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<RunState>, BusError>>;
+    /// Write the run-state record (last write wins).
+    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
+    /// Probe the back end.
+    fn health(&self) -> BoxFuture<'_, Result<Health, BusError>>;
+}
+
+/// A message as a back end hands it over, before decoding.
+#[derive(Debug, Clone)]
+pub(crate) struct RawMessage {
+    pub position: Position,
+    pub key: Option<String>,
+    pub value: Vec<u8>,
+    /// Deliveries of this message to the group so far, this one included, when the back end
+    /// counts them (embedded, Redis); 0 when unknown (Kafka, observers).
+    pub deliveries: u32,
+}
+
+/// What a back end implements; [`Bus`] adds validation, consumers add decoding and dead letters.
+pub(crate) trait Transport: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn target(&self) -> String;
+    fn send<'a>(
+        &'a self,
+        topic: &'a str,
+        key: &'a str,
+        value: &'a [u8],
+        envelope: Option<&'a Envelope>,
+    ) -> BoxFuture<'a, Result<Position, BusError>>;
+    fn group<'a>(
+        &'a self,
+        group: &'a str,
+        member: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Box<dyn RawGroup>, BusError>>;
+    fn observer<'a>(
+        &'a self,
+        topics: &'a [String],
+        from: &'a ObserveFrom,
+    ) -> BoxFuture<'a, Result<Box<dyn RawObserver>, BusError>>;
+    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>>;
+    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
+    fn health(&self) -> BoxFuture<'_, Result<(), BusError>>;
+}
+
+/// A back end's group membership.
+pub(crate) trait RawGroup: Send {
+    /// The next message, waiting at most `wait`.
+    fn next(&mut self, wait: Duration) -> BoxFuture<'_, Result<Option<RawMessage>, BusError>>;
+    fn ack<'a>(&'a mut self, position: &'a Position) -> BoxFuture<'a, Result<(), BusError>>;
+    /// True once this member takes part in the group's work (Kafka: has an assignment).
+    fn ready(&mut self, wait: Duration) -> BoxFuture<'_, Result<bool, BusError>>;
+    /// Leave the group; unacked messages go back to the group.
+    fn close(self: Box<Self>) -> BoxFuture<'static, Result<(), BusError>>;
+}
+
+/// A back end's group-less reader.
+pub(crate) trait RawObserver: Send {
+    fn next(&mut self, wait: Duration) -> BoxFuture<'_, Result<Option<RawMessage>, BusError>>;
+}
+
+/// The one [`EventBus`] implementation: common rules on top of a [`Transport`].
+pub(crate) struct Bus {
+    cfg: BusConfig,
+    role: Role,
+    transport: Arc<dyn Transport>,
+}
+
+/// Open the bus that `cfg.url` names. `role` selects per-role settings (Kafka idempotence).
+/// Fails with [`BusError::Unreachable`] when the back end cannot be reached.
+pub async fn connect(cfg: &BusConfig, role: Role) -> Result<Arc<dyn EventBus>, BusError> {
+    if cfg.max_message_bytes == 0 {
+        return Err(BusError::Config("bus.max_message_bytes must be > 0".into()));
+    }
+    let transport: Arc<dyn Transport> = match cfg.backend_url()? {
+        BusUrl::Embedded(path) => Arc::new(embedded::Embedded::open(cfg, &path).await?),
+        BusUrl::Kafka(_) | BusUrl::Redis(_) => {
+            return Err(BusError::Config(format!(
+                "bus.url {}: back end not built yet",
+                cfg.url
+            )));
+        }
+    };
+    Ok(Arc::new(Bus {
+        cfg: cfg.clone(),
+        role,
+        transport,
+    }))
+}
+
+impl Bus {
+    fn check_size(&self, topic: &str, len: usize) -> Result<(), BusError> {
+        if len > self.cfg.max_message_bytes {
+            return Err(BusError::TooLarge {
+                topic: topic.to_string(),
+                size: len,
+                limit: self.cfg.max_message_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl EventBus for Bus {
+    fn backend(&self) -> &'static str {
+        self.transport.name()
+    }
+
+    fn config(&self) -> &BusConfig {
+        &self.cfg
+    }
+
+    fn topic(&self, event_type: &str) -> Result<String, BusError> {
+        validate::topic(&self.cfg.topic_prefix, event_type).ok_or_else(|| BusError::Invalid {
+            event_type: event_type.to_string(),
+            detail: "not an event type of the catalogue".into(),
+        })
+    }
+
+    fn all_topics(&self) -> Vec<String> {
+        validate::all_topics(&self.cfg.topic_prefix)
+    }
+
+    fn dlq_topic(&self) -> String {
+        validate::dlq_topic(&self.cfg.topic_prefix)
+    }
+
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Position, BusError>> {
+        Box::pin(async move {
+            let topic = self.topic(&envelope.event_type)?;
+            if self.cfg.validate_on_publish {
+                validate::check(envelope).map_err(|f| BusError::Invalid {
+                    event_type: envelope.event_type.clone(),
+                    detail: f.to_string(),
+                })?;
+            }
+            let value = serde_json::to_vec(envelope).map_err(|e| BusError::Decode {
+                origin: format!("envelope {}", envelope.event_id),
+                detail: e.to_string(),
+            })?;
+            self.check_size(&topic, value.len())?;
+            let key = envelope.correlation_id.to_string();
+            self.transport
+                .send(&topic, &key, &value, Some(envelope))
+                .await
+        })
+    }
+
+    fn publish_raw<'a>(
+        &'a self,
+        topic: &'a str,
+        key: &'a str,
+        value: &'a [u8],
+    ) -> BoxFuture<'a, Result<Position, BusError>> {
+        Box::pin(async move {
+            self.check_size(topic, value.len())?;
+            self.transport.send(topic, key, value, None).await
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<Consumer, BusError>> {
+        Box::pin(async move {
+            if topics.is_empty() {
+                return Err(BusError::Config(format!("subscribe({group}): no topics")));
+            }
+            let member = format!("{}-{}", group, Uuid::now_v7().simple());
+            let raw = self.transport.group(group, &member, topics).await?;
+            Ok(Consumer::new(
+                raw,
+                self.transport.clone(),
+                self.cfg.clone(),
+                self.role,
+                member,
+            ))
+        })
+    }
+
+    fn observe<'a>(
+        &'a self,
+        topics: &'a [String],
+        from: ObserveFrom,
+    ) -> BoxFuture<'a, Result<Observer, BusError>> {
+        Box::pin(async move {
+            if topics.is_empty() {
+                return Err(BusError::Config("observe: no topics".into()));
+            }
+            let raw = self.transport.observer(topics, &from).await?;
+            Ok(Observer::new(raw))
+        })
+    }
+
+    fn get_run_state<'a>(
+        &'a self,
+        correlation_id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
+        self.transport.get_run_state(correlation_id)
+    }
+
+    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
+        Box::pin(async move {
+            let len = serde_json::to_vec(state).map(|v| v.len()).unwrap_or(0);
+            self.check_size(&validate::runs_topic(&self.cfg.topic_prefix), len)?;
+            self.transport.put_run_state(state).await
+        })
+    }
+
+    fn health(&self) -> BoxFuture<'_, Result<Health, BusError>> {
+        Box::pin(async move {
+            let start = std::time::Instant::now();
+            self.transport.health().await?;
+            Ok(Health {
+                backend: self.transport.name(),
+                target: self.transport.target(),
+                round_trip: start.elapsed(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_round_trip_as_text() {
+        for o in [
+            Offset::Index(42),
+            Offset::Stream {
+                ms: 1700000000000,
+                seq: 3,
+            },
+        ] {
+            assert_eq!(o.to_string().parse::<Offset>().unwrap(), o);
+        }
+        assert!("x-1".parse::<Offset>().is_err());
+        assert!("".parse::<Offset>().is_err());
+    }
+}

@@ -1,0 +1,261 @@
+//! Envelope checks shared by every back end: topic names, decoding and validation of consumed
+//! bytes against the event catalogue, and the DeadLettered envelope (§5.3 row 25) built when a
+//! message cannot be handled.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{RawMessage, Role, TOPIC_BASE};
+use crate::events::{Component, Envelope, EventSource, EventStatus, SCHEMA_VERSION, TraceContext};
+
+/// Why a consumed message cannot be handled (`error_kind` of DeadLettered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Decode(String),
+    SchemaVersion(String),
+    Schema(String),
+    Handler(String),
+}
+
+impl Failure {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Decode(_) => "decode",
+            Failure::SchemaVersion(_) => "schema_version",
+            Failure::Schema(_) => "schema",
+            Failure::Handler(_) => "handler",
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Decode(m)
+            | Failure::SchemaVersion(m)
+            | Failure::Schema(m)
+            | Failure::Handler(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind(), self.message())
+    }
+}
+
+/// `<prefix>generation.pipeline.<suffix>` of a catalogue event type.
+pub(crate) fn topic(prefix: &str, event_type: &str) -> Option<String> {
+    catalog::suffix(event_type).map(|s| format!("{prefix}{TOPIC_BASE}{s}"))
+}
+
+pub(crate) fn all_topics(prefix: &str) -> Vec<String> {
+    catalog::suffixes()
+        .iter()
+        .map(|s| format!("{prefix}{TOPIC_BASE}{s}"))
+        .collect()
+}
+
+pub(crate) fn dlq_topic(prefix: &str) -> String {
+    format!("{prefix}{TOPIC_BASE}dlq")
+}
+
+pub(crate) fn runs_topic(prefix: &str) -> String {
+    format!("{prefix}{TOPIC_BASE}runs")
+}
+
+/// Check an envelope: schema major, known event type, payload against its schema.
+pub(crate) fn check(env: &Envelope) -> Result<(), Failure> {
+    let major = env.schema_version.split('.').next().unwrap_or("");
+    let ours = SCHEMA_VERSION.split('.').next().unwrap_or("1");
+    if major != ours {
+        return Err(Failure::SchemaVersion(format!(
+            "schema_version {} has major {major}; this engine reads major {ours}",
+            env.schema_version
+        )));
+    }
+    catalog::validate(env).map_err(Failure::Schema)
+}
+
+/// Decode bytes into an envelope and check it.
+pub(crate) fn decode(value: &[u8]) -> Result<Envelope, Failure> {
+    let text =
+        std::str::from_utf8(value).map_err(|e| Failure::Decode(format!("not UTF-8: {e}")))?;
+    // Check the major version before the full decode so a future major with a different
+    // shape is reported as schema_version, not as a decode error.
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Failure::Decode(format!("not JSON: {e}")))?;
+    if let Some(v) = raw.get("schema_version").and_then(|v| v.as_str()) {
+        let major = v.split('.').next().unwrap_or("");
+        if major != SCHEMA_VERSION.split('.').next().unwrap_or("1") {
+            return Err(Failure::SchemaVersion(format!(
+                "schema_version {v}: unknown major version"
+            )));
+        }
+    }
+    let env: Envelope = serde_json::from_value(raw)
+        .map_err(|e| Failure::Decode(format!("not an event envelope: {e}")))?;
+    check(&env)?;
+    Ok(env)
+}
+
+/// Times and count of a message's failed deliveries.
+pub(crate) struct FailureRecord<'a> {
+    pub failure: &'a Failure,
+    pub attempts: u32,
+    pub first_failed_at: String,
+    pub last_failed_at: String,
+}
+
+/// Build the DeadLettered envelope for `msg` (seq 0, not part of a run's sequence).
+/// `original_value` is cut so the dead letter itself fits `max_bytes`.
+pub(crate) fn dead_letter(
+    msg: &RawMessage,
+    rec: &FailureRecord<'_>,
+    role: Role,
+    instance_id: &str,
+    max_bytes: usize,
+) -> Envelope {
+    // The original's identity when it decodes as an envelope at all (even if invalid).
+    let original: Option<serde_json::Value> = serde_json::from_slice(&msg.value).ok();
+    let field_uuid = |name: &str| {
+        original
+            .as_ref()
+            .and_then(|o| o.get(name))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+    };
+    let correlation_id = field_uuid("correlation_id")
+        .or_else(|| msg.key.as_deref().and_then(|k| Uuid::parse_str(k).ok()))
+        .unwrap_or_else(Uuid::now_v7);
+    let causation_id = field_uuid("event_id");
+    let trace = original
+        .as_ref()
+        .and_then(|o| o.get("trace"))
+        .and_then(|t| serde_json::from_value::<TraceContext>(t.clone()).ok())
+        .unwrap_or_else(new_trace);
+    let (mut original_value, encoding) = match std::str::from_utf8(&msg.value) {
+        Ok(s) => (s.to_string(), None),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(&msg.value),
+            Some("base64"),
+        ),
+    };
+    // Leave room for the rest of the envelope (well under 4 KiB).
+    let room = max_bytes.saturating_sub(4096 + rec.failure.message().len());
+    let mut truncated = false;
+    if original_value.len() > room {
+        let mut cut = room;
+        while cut > 0 && !original_value.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        original_value.truncate(cut);
+        truncated = true;
+    }
+    let mut payload = json!({
+        "original_topic": msg.position.topic,
+        "original_key": msg.key,
+        "original_partition": msg.position.partition,
+        "original_offset_or_id": msg.position.offset.to_string(),
+        "error_kind": rec.failure.kind(),
+        "error_message": rec.failure.message(),
+        "attempts": rec.attempts,
+        "first_failed_at": rec.first_failed_at,
+        "last_failed_at": rec.last_failed_at,
+        "original_value": original_value,
+    });
+    if let Some(enc) = encoding {
+        payload["original_value_encoding"] = json!(enc);
+    }
+    if truncated {
+        payload["original_value_truncated"] = json!(true);
+    }
+    Envelope {
+        event_id: Uuid::now_v7(),
+        event_type: "DeadLettered".into(),
+        schema_version: SCHEMA_VERSION.into(),
+        correlation_id,
+        causation_id,
+        seq: 0,
+        attempt: 1,
+        timestamp: Envelope::now_timestamp(),
+        stage: "pipeline".into(),
+        status: EventStatus::Failed,
+        source: EventSource {
+            component: match role {
+                Role::Cli => Component::Cli,
+                Role::Service => Component::Orchestrator,
+            },
+            instance_id: instance_id.to_string(),
+            version: crate::ENGINE_VERSION.to_string(),
+        },
+        trace,
+        payload,
+    }
+}
+
+/// A fresh W3C traceparent (sampled), for dead letters of messages that carried none.
+pub(crate) fn new_trace() -> TraceContext {
+    let trace_id = Uuid::new_v4().simple().to_string();
+    let span_id = &Uuid::new_v4().simple().to_string()[..16];
+    TraceContext {
+        traceparent: format!("00-{trace_id}-{span_id}-01"),
+        tracestate: None,
+    }
+}
+
+/// Bridge to the event catalogue.
+mod catalog {
+    use crate::events::Envelope;
+
+    // Placeholder until events::catalog lands: suffixes of §5.3 by event type.
+    const SUFFIXES: &[(&str, &str)] = &[
+        ("PromptSubmitted", "prompt_submitted"),
+        ("ParsingStarted", "parsing_started"),
+        ("ParsingCompleted", "parsing_completed"),
+        ("ParsingFailed", "parsing_failed"),
+        ("PreValidationStarted", "pre_validation_started"),
+        ("PreValidationCompleted", "pre_validation_completed"),
+        ("ValidationFailed", "validation_failed"),
+        ("GenerationStarted", "generation_started"),
+        ("GenerationProgress", "generation_progress"),
+        ("GenerationCompleted", "generation_completed"),
+        ("GenerationFailed", "generation_failed"),
+        ("PostValidationStarted", "post_validation_started"),
+        ("PostValidationCompleted", "post_validation_completed"),
+        ("WritingStarted", "writing_started"),
+        ("WritingProgress", "writing_progress"),
+        ("WritingCompleted", "writing_completed"),
+        ("WritingFailed", "writing_failed"),
+        ("CompilationStarted", "compilation_started"),
+        ("CompilationCompleted", "compilation_completed"),
+        ("PipelineCompleted", "completed"),
+        ("PipelineFailed", "failed"),
+        ("StageStarted", "stage_started"),
+        ("StageCompleted", "stage_completed"),
+        ("StageFailed", "stage_failed"),
+        ("DeadLettered", "dlq"),
+    ];
+
+    pub fn suffix(event_type: &str) -> Option<&'static str> {
+        SUFFIXES
+            .iter()
+            .find(|(t, _)| *t == event_type)
+            .map(|(_, s)| *s)
+    }
+
+    pub fn suffixes() -> Vec<&'static str> {
+        SUFFIXES.iter().map(|(_, s)| *s).collect()
+    }
+
+    pub fn validate(env: &Envelope) -> Result<(), String> {
+        if suffix(&env.event_type).is_none() {
+            return Err(format!("unknown event type {}", env.event_type));
+        }
+        if !env.payload.is_object() {
+            return Err("payload is not an object".into());
+        }
+        Ok(())
+    }
+}
