@@ -7,7 +7,19 @@
 //! waves).
 
 pub mod codes;
+pub mod executable;
+pub mod graph;
+pub mod ir;
+pub mod rules;
+pub mod schema;
 pub mod source;
+pub mod validate;
 pub mod yaml;
 
+pub use graph::{ExecutionMode, WorkflowGraph};
+pub use ir::{Kind, NormalizedNodeType};
 pub use source::{LoadOptions, Loaded, Location, SourceDoc, load_file, load_str};
+pub use validate::{
+    Dialect, FileReport, Report, Status, UsageError, ValidateOptions, validate_file,
+    validate_paths, validate_str,
+};

@@ -1,0 +1,203 @@
+//! The structural rules: JSON Schemas (draft 2020-12) in `schemas/`, embedded in the binary and
+//! compiled once. Each constraint carries an `x-onex-code`; a violated constraint is reported
+//! once, under the code of the nearest schema object on its schema path that declares one, at
+//! the instance path's file:line:col. Never as a generic "schema error".
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use serde_json::Value;
+
+use super::rules::Ctx;
+
+/// One embedded schema.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedSchema {
+    /// File name in `schemas/` (also the name `onex schema NAME` accepts, with or without
+    /// `.schema.json`).
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! schema {
+    ($name:literal) => {
+        EmbeddedSchema {
+            name: $name,
+            text: include_str!(concat!("../../../schemas/", $name, ".schema.json")),
+        }
+    };
+}
+
+/// Every schema shipped in the binary.
+pub static SCHEMAS: &[EmbeddedSchema] = &[
+    schema!("onex-envelope"),
+    schema!("onex-dialect-a"),
+    schema!("onex-dialect-c"),
+    schema!("onex-dialect-d"),
+    schema!("onex-dialect-e"),
+    schema!("onex-dialect-f"),
+    schema!("onex-generic"),
+    schema!("onex-node-manifest"),
+    schema!("onex-tool-manifest"),
+    schema!("onex-version-manifest"),
+];
+
+/// Finds an embedded schema by name (`onex-envelope`, `onex-envelope.schema.json`, `envelope`).
+pub fn find(name: &str) -> Option<&'static EmbeddedSchema> {
+    let n = name.trim_end_matches(".json").trim_end_matches(".schema");
+    SCHEMAS
+        .iter()
+        .find(|s| s.name == n || s.name.strip_prefix("onex-") == Some(n))
+}
+
+struct Compiled {
+    raw: Value,
+    validator: Validator,
+}
+
+fn compiled() -> &'static [Result<Compiled, String>] {
+    static CELL: OnceLock<Vec<Result<Compiled, String>>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        SCHEMAS
+            .iter()
+            .map(|s| {
+                let raw: Value = serde_json::from_str(s.text)
+                    .map_err(|e| format!("schema {} is not JSON: {e}", s.name))?;
+                let validator = jsonschema::draft202012::new(&raw)
+                    .map_err(|e| format!("schema {} does not compile: {e}", s.name))?;
+                Ok(Compiled { raw, validator })
+            })
+            .collect()
+    })
+}
+
+/// Checks that every embedded schema compiles (used by tests and `onex schema`).
+pub fn self_check() -> Result<(), String> {
+    for c in compiled() {
+        if let Err(e) = c {
+            return Err(e.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The `x-onex-code` governing the constraint at `schema_path` (nearest declaring ancestor,
+/// following `$ref`s within the schema).
+fn code_for(raw: &Value, schema_path: &str) -> String {
+    let mut node = raw;
+    let mut code = raw.get("x-onex-code").and_then(Value::as_str);
+    let segments: Vec<String> = schema_path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    // The last segment is the keyword that failed; its parent object carries the code.
+    let n = segments.len().saturating_sub(1);
+    for seg in &segments[..n] {
+        let next = match node {
+            Value::Object(m) => m.get(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        let Some(mut next) = next else { break };
+        if let Some(Value::String(r)) = next.get("$ref").filter(|_| seg != "$ref")
+            && next.as_object().is_some_and(|o| o.len() == 1)
+            && let Some(target) = r.strip_prefix('#').and_then(|p| raw.pointer(p))
+        {
+            next = target;
+        }
+        if seg == "$ref"
+            && let Value::String(r) = next
+            && let Some(target) = r.strip_prefix('#').and_then(|p| raw.pointer(p))
+        {
+            next = target;
+        }
+        node = next;
+        if let Some(c) = node.get("x-onex-code").and_then(Value::as_str) {
+            code = Some(c);
+        }
+    }
+    code.unwrap_or("ONEX003").to_string()
+}
+
+/// Validates the document against the embedded schema `name`, reporting each violated
+/// constraint once under its code.
+pub fn check(ctx: &mut Ctx, name: &str) {
+    let Some(i) = SCHEMAS.iter().position(|s| s.name == name) else {
+        ctx.emit(
+            "ONEX003",
+            "",
+            format!("internal: no embedded schema named {name}"),
+        );
+        return;
+    };
+    let c = match &compiled()[i] {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.emit("ONEX003", "", format!("internal: {e}"));
+            return;
+        }
+    };
+    let value = ctx.doc.value.clone();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    for err in c.validator.iter_errors(&value) {
+        let instance = err.instance_path().as_str().to_string();
+        let schema_path = err.schema_path().as_str().to_string();
+        let code = code_for(&c.raw, &schema_path);
+        if seen.insert((code.clone(), instance.clone())) {
+            found.push((code, instance, message(&err)));
+        }
+    }
+    for (code, instance, msg) in found {
+        let where_ = if instance.is_empty() {
+            String::new()
+        } else {
+            format!("{instance}: ")
+        };
+        ctx.emit(&code, &instance, format!("{where_}{msg}"));
+    }
+}
+
+fn message(err: &jsonschema::ValidationError<'_>) -> String {
+    let s = err.to_string();
+    // jsonschema renders the whole offending value; keep messages one line and short.
+    let s = s.replace('\n', " ");
+    if s.chars().count() > 200 {
+        let cut: String = s.chars().take(197).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_schemas_compile() {
+        self_check().unwrap();
+    }
+
+    #[test]
+    fn code_lookup() {
+        let raw: Value = serde_json::from_str(find("tool-manifest").unwrap().text).unwrap();
+        assert_eq!(code_for(&raw, "/properties/uuid/type"), "ONEX093");
+        assert_eq!(
+            code_for(&raw, "/properties/uuid/allOf/0/pattern"),
+            "ONEX092"
+        );
+        assert_eq!(code_for(&raw, "/allOf/0/required"), "ONEX093");
+        assert_eq!(code_for(&raw, "/required"), "ONEX094");
+        assert_eq!(
+            code_for(
+                &raw,
+                "/properties/versions/items/properties/status/$ref/enum"
+            ),
+            "ONEX091"
+        );
+        assert_eq!(code_for(&raw, "/properties/status/enum"), "ONEX091");
+    }
+}
