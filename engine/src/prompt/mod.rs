@@ -1,6 +1,8 @@
 //! Prompt parsing (generation-pipeline spec §3): a pure, deterministic function from a prompt to
 //! a [`ParsedPrompt`], and the naming helpers (§4.2) shared by generation, G10 and G14.
 
+pub mod naming;
+
 use serde::{Deserialize, Serialize};
 
 /// The four node types a prompt can ask for.
