@@ -10,6 +10,7 @@ pub mod codes;
 pub mod executable;
 pub mod graph;
 pub mod ir;
+pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod source;

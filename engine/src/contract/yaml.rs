@@ -222,10 +222,7 @@ pub fn parse(text: &str, include: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut docs = 0usize;
     let mut parser = Parser::new_from_str(text);
-    loop {
-        let Some(next) = parser.next_event() else {
-            break;
-        };
+    while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(e) => e,
             Err(e) => {

@@ -1,0 +1,215 @@
+//! Rendering a validation [`Report`]: text (codespan-style: location line, the source line with
+//! a caret under the column, the help line; colour only when asked), JSON (the documented
+//! superset shape), GitHub workflow commands and SARIF 2.1.0.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::codes;
+use super::validate::{FileReport, Report};
+use crate::diag::{Diagnostic, Severity};
+
+fn sev(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+    }
+}
+
+/// The source line `line` (1-based) of the file a diagnostic points into.
+fn source_line<'a>(file: &'a FileReport, d: &Diagnostic) -> Option<&'a str> {
+    let doc = file.doc.as_ref()?;
+    let text = doc.source_text(&d.path)?;
+    text.lines().nth((d.pos.line as usize).checked_sub(1)?)
+}
+
+/// Text output. `color` adds ANSI colours (the CLI passes true only on a TTY).
+pub fn text(report: &Report, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    for f in &report.files {
+        for d in &f.diagnostics {
+            let sev_col = match d.severity {
+                Severity::Error => "1;31",
+                Severity::Warning => "1;33",
+                Severity::Info => "1;36",
+            };
+            let _ = writeln!(
+                out,
+                "{}:{}:{} {} {} {}",
+                d.path.display(),
+                d.pos.line,
+                d.pos.column,
+                paint(sev_col, sev(d.severity)),
+                paint("1", &d.code),
+                d.message
+            );
+            if let Some(line) = source_line(f, d) {
+                let gutter = d.pos.line.to_string();
+                let pad = " ".repeat(gutter.len());
+                let _ = writeln!(out, "{} | {}", paint("34", &gutter), line.trim_end());
+                // Caret under the column; tabs are kept so the caret lines up in a terminal.
+                let lead: String = line
+                    .chars()
+                    .take((d.pos.column as usize).saturating_sub(1))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                let _ = writeln!(out, "{pad} | {lead}{}", paint(sev_col, "^"));
+            }
+            if !d.help.is_empty() {
+                let _ = writeln!(out, "  = help: {}", d.help);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} file(s) checked: {} error(s), {} warning(s)",
+        report.files.len(),
+        report.errors(),
+        report.warnings()
+    );
+    out
+}
+
+/// The JSON document: `{"files":[…],"summary":{files, errors, warnings}}`.
+pub fn json(report: &Report) -> Value {
+    let files: Vec<Value> = report
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": f.path.display().to_string(),
+                "dialect": f.dialect.map(|d| d.as_str()),
+                "node_type": f.node_type.as_ref().map(|n| n.canonical.clone()),
+                "status": f.status().as_str(),
+                "diagnostics": f.diagnostics.iter().map(|d| {
+                    // The shape is fixed; a finding inside an included file names that file in
+                    // its message.
+                    let message = if d.path == f.path { d.message.clone() } else { format!("in {}: {}", d.path.display(), d.message) };
+                    json!({
+                        "code": d.code,
+                        "severity": sev(d.severity),
+                        "message": message,
+                        "line": d.pos.line,
+                        "column": d.pos.column,
+                        "pointer": d.pointer,
+                        "help": d.help,
+                    })
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "files": files,
+        "summary": {"files": report.files.len(), "errors": report.errors(), "warnings": report.warnings()},
+    })
+}
+
+/// Escapes a GitHub workflow-command property / message.
+fn gh_escape(s: &str, property: bool) -> String {
+    let mut s = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        s = s.replace(':', "%3A").replace(',', "%2C");
+    }
+    s
+}
+
+/// GitHub Actions annotations: `::error file=…,line=…,col=…::CODE message`.
+pub fn github(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.files {
+        for d in &f.diagnostics {
+            let level = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "notice",
+            };
+            let _ = writeln!(
+                out,
+                "::{level} file={},line={},col={},title={}::{} {}",
+                gh_escape(&d.path.display().to_string(), true),
+                d.pos.line,
+                d.pos.column,
+                d.code,
+                d.code,
+                gh_escape(&d.message, false)
+            );
+        }
+    }
+    out
+}
+
+/// SARIF 2.1.0: one run, rules with ids, descriptions and help, one result per finding.
+pub fn sarif(report: &Report) -> Value {
+    let used: BTreeSet<&str> = report
+        .files
+        .iter()
+        .flat_map(|f| f.diagnostics.iter().map(|d| d.code.as_str()))
+        .collect();
+    let rules: Vec<Value> = codes::RULES
+        .iter()
+        .filter(|r| used.contains(r.code))
+        .map(|r| {
+            json!({
+                "id": r.code,
+                "name": r.code,
+                "shortDescription": {"text": r.summary},
+                "help": {"text": r.help},
+                "helpUri": format!("docs/rules.md#{}", r.code.to_ascii_lowercase()),
+                "defaultConfiguration": {"level": level(r.severity)},
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .files
+        .iter()
+        .flat_map(|f| f.diagnostics.iter())
+        .map(|d| {
+            json!({
+                "ruleId": d.code,
+                "level": level(d.severity),
+                "message": {"text": if d.help.is_empty() { d.message.clone() } else { format!("{} (help: {})", d.message, d.help) }},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": d.path.display().to_string().replace('\\', "/")},
+                        "region": {"startLine": d.pos.line.max(1), "startColumn": d.pos.column.max(1)},
+                    },
+                    "logicalLocations": [{"fullyQualifiedName": d.pointer}],
+                }],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "onex validate",
+                "version": crate::ENGINE_VERSION,
+                "informationUri": "https://github.com/onex/onex",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
