@@ -12,6 +12,7 @@ mod consumer;
 mod embedded;
 mod error;
 pub mod order;
+mod redis_streams;
 mod validate;
 
 use std::fmt;
@@ -32,9 +33,6 @@ pub use error::BusError;
 
 /// A boxed, `Send` future: what the object-safe async methods of [`EventBus`] return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Topic infix shared by every pipeline topic: `<prefix>generation.pipeline.<suffix>`.
-pub const TOPIC_BASE: &str = "generation.pipeline.";
 
 /// Where a message sits in its topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -302,7 +300,8 @@ pub async fn connect(cfg: &BusConfig, role: Role) -> Result<Arc<dyn EventBus>, B
     }
     let transport: Arc<dyn Transport> = match cfg.backend_url()? {
         BusUrl::Embedded(path) => Arc::new(embedded::Embedded::open(cfg, &path).await?),
-        BusUrl::Kafka(_) | BusUrl::Redis(_) => {
+        BusUrl::Redis(url) => Arc::new(redis_streams::RedisBus::connect(cfg, &url).await?),
+        BusUrl::Kafka(_) => {
             return Err(BusError::Config(format!(
                 "bus.url {}: back end not built yet",
                 cfg.url

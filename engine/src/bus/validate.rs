@@ -8,8 +8,10 @@ use base64::Engine as _;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{RawMessage, Role, TOPIC_BASE};
-use crate::events::{Component, Envelope, EventSource, EventStatus, SCHEMA_VERSION, TraceContext};
+use super::{RawMessage, Role};
+use crate::events::{
+    Component, Envelope, EventCatalog, EventSource, EventStatus, SCHEMA_VERSION, TraceContext,
+};
 
 /// Why a consumed message cannot be handled (`error_kind` of DeadLettered).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,37 +47,35 @@ impl fmt::Display for Failure {
     }
 }
 
+fn catalog() -> &'static EventCatalog {
+    EventCatalog::shipped()
+}
+
 /// `<prefix>generation.pipeline.<suffix>` of a catalogue event type.
 pub(crate) fn topic(prefix: &str, event_type: &str) -> Option<String> {
-    catalog::suffix(event_type).map(|s| format!("{prefix}{TOPIC_BASE}{s}"))
+    catalog().topic(prefix, event_type)
 }
 
 pub(crate) fn all_topics(prefix: &str) -> Vec<String> {
-    catalog::suffixes()
-        .iter()
-        .map(|s| format!("{prefix}{TOPIC_BASE}{s}"))
-        .collect()
+    catalog().all_topics(prefix)
 }
 
 pub(crate) fn dlq_topic(prefix: &str) -> String {
-    format!("{prefix}{TOPIC_BASE}dlq")
+    catalog().dlq_topic(prefix)
 }
 
 pub(crate) fn runs_topic(prefix: &str) -> String {
-    format!("{prefix}{TOPIC_BASE}runs")
+    catalog().runs_topic(prefix)
 }
 
-/// Check an envelope: schema major, known event type, payload against its schema.
+/// Check an envelope against the catalogue: schema major, event type, stage, status, payload.
 pub(crate) fn check(env: &Envelope) -> Result<(), Failure> {
-    let major = env.schema_version.split('.').next().unwrap_or("");
-    let ours = SCHEMA_VERSION.split('.').next().unwrap_or("1");
-    if major != ours {
-        return Err(Failure::SchemaVersion(format!(
-            "schema_version {} has major {major}; this engine reads major {ours}",
-            env.schema_version
-        )));
-    }
-    catalog::validate(env).map_err(Failure::Schema)
+    catalog()
+        .validate_envelope(env)
+        .map_err(|e| match e.dead_letter_kind() {
+            "schema_version" => Failure::SchemaVersion(e.to_string()),
+            _ => Failure::Schema(e.to_string()),
+        })
 }
 
 /// Decode bytes into an envelope and check it.
@@ -202,60 +202,5 @@ pub(crate) fn new_trace() -> TraceContext {
     TraceContext {
         traceparent: format!("00-{trace_id}-{span_id}-01"),
         tracestate: None,
-    }
-}
-
-/// Bridge to the event catalogue.
-mod catalog {
-    use crate::events::Envelope;
-
-    // Placeholder until events::catalog lands: suffixes of §5.3 by event type.
-    const SUFFIXES: &[(&str, &str)] = &[
-        ("PromptSubmitted", "prompt_submitted"),
-        ("ParsingStarted", "parsing_started"),
-        ("ParsingCompleted", "parsing_completed"),
-        ("ParsingFailed", "parsing_failed"),
-        ("PreValidationStarted", "pre_validation_started"),
-        ("PreValidationCompleted", "pre_validation_completed"),
-        ("ValidationFailed", "validation_failed"),
-        ("GenerationStarted", "generation_started"),
-        ("GenerationProgress", "generation_progress"),
-        ("GenerationCompleted", "generation_completed"),
-        ("GenerationFailed", "generation_failed"),
-        ("PostValidationStarted", "post_validation_started"),
-        ("PostValidationCompleted", "post_validation_completed"),
-        ("WritingStarted", "writing_started"),
-        ("WritingProgress", "writing_progress"),
-        ("WritingCompleted", "writing_completed"),
-        ("WritingFailed", "writing_failed"),
-        ("CompilationStarted", "compilation_started"),
-        ("CompilationCompleted", "compilation_completed"),
-        ("PipelineCompleted", "completed"),
-        ("PipelineFailed", "failed"),
-        ("StageStarted", "stage_started"),
-        ("StageCompleted", "stage_completed"),
-        ("StageFailed", "stage_failed"),
-        ("DeadLettered", "dlq"),
-    ];
-
-    pub fn suffix(event_type: &str) -> Option<&'static str> {
-        SUFFIXES
-            .iter()
-            .find(|(t, _)| *t == event_type)
-            .map(|(_, s)| *s)
-    }
-
-    pub fn suffixes() -> Vec<&'static str> {
-        SUFFIXES.iter().map(|(_, s)| *s).collect()
-    }
-
-    pub fn validate(env: &Envelope) -> Result<(), String> {
-        if suffix(&env.event_type).is_none() {
-            return Err(format!("unknown event type {}", env.event_type));
-        }
-        if !env.payload.is_object() {
-            return Err("payload is not an object".into());
-        }
-        Ok(())
     }
 }
