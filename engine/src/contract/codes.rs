@@ -478,6 +478,12 @@ pub static RULES: &[RuleInfo] = &[
         "gate `depends_on` names gates of the same stage, without cycles",
         "fix the gate dependency",
     ),
+    r(
+        "ONEX106",
+        E,
+        "the `onex:` block of an executable contract or event catalogue has the documented shape",
+        "see docs/contracts.md for the keys of the `onex:` block",
+    ),
 ];
 
 /// The registry entry of `code`, if it is one of ours.

@@ -1075,3 +1075,37 @@ fn build_stage(
         pointer,
     })
 }
+
+/// The IR of a pipeline contract from its validation report: every error of the report, or
+/// the contract. One validation path serves start-up, reload and `onex validate`.
+pub fn from_report(
+    report: crate::contract::validate::FileReport,
+) -> Result<ExecutableContract, Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let not_pipeline = |message: &str| {
+        vec![Diagnostic {
+            code: "ONEX104".into(),
+            severity: Severity::Error,
+            message: message.into(),
+            path: report.path.clone(),
+            pos: Pos { line: 1, column: 1 },
+            pointer: String::new(),
+            help: "run a dialect X pipeline contract (an `onex:` block with stages)".into(),
+        }]
+    };
+    let Some(doc) = &report.doc else {
+        return Err(not_pipeline("the file holds no contract"));
+    };
+    if doc.value.get("onex").is_none() || is_catalog(&doc.value) {
+        return Err(not_pipeline("not an executable pipeline contract"));
+    }
+    build(&doc.value, report.path.clone()).map_err(|m| not_pipeline(&m))
+}

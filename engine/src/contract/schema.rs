@@ -41,6 +41,7 @@ pub static SCHEMAS: &[EmbeddedSchema] = &[
     schema!("onex-node-manifest"),
     schema!("onex-tool-manifest"),
     schema!("onex-version-manifest"),
+    schema!("onex-executable"),
 ];
 
 /// Finds an embedded schema by name (`onex-envelope`, `onex-envelope.schema.json`, `envelope`).

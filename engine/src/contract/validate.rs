@@ -485,6 +485,7 @@ fn contract_rules(
             }
             graph::check(ctx);
             if dialect == Dialect::X {
+                schema::check(ctx, "onex-executable");
                 let doc = ctx.doc;
                 let locate = |p: &str| {
                     let l = doc.locate(p);

@@ -1,0 +1,441 @@
+//! Executor semantics on small contracts and a test registry: order, gates, retries,
+//! timeouts, concurrency, events. The clock is paused: sleeps in handlers advance virtual time.
+
+use onex_engine::contract::executable::{ExecutableContract, HandlerInfo, HandlerKind, build};
+use onex_engine::events::{Component, Envelope, EventCatalog, EventStatus};
+use onex_engine::pipeline::run::event_source;
+use onex_engine::pipeline::{
+    Executor, GateCtx, GateFn, GateStatus, GateVerdict, HandlerRegistry, PipelineResult,
+    PromptOptions, RunRequest, Services, StageCtx, StageError, StageFn, StageStatus, VecSink,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+async fn ok(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
+    Ok(json!({ "out": { "stage": ctx.stage.id, "attempt": ctx.attempt } }))
+}
+async fn flaky(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
+    let fail_times = ctx.param("fail_times").and_then(Value::as_u64).unwrap_or(0);
+    if u64::from(ctx.attempt) <= fail_times {
+        return Err(StageError::Infra(format!(
+            "disk hiccup on attempt {}",
+            ctx.attempt
+        )));
+    }
+    Ok(json!({ "out": { "attempt": ctx.attempt } }))
+}
+async fn slow(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
+    let ms = ctx
+        .param("sleep_ms")
+        .and_then(Value::as_u64)
+        .unwrap_or(10_000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(json!({ "out": { "slept": ms } }))
+}
+async fn refuse(_: &StageCtx<'_>) -> Result<Value, StageError> {
+    Err(StageError::failed("BAD_INPUT", "input refused").with_suggestions(vec!["fix it".into()]))
+}
+async fn progress3(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
+    for i in 1..=3 {
+        ctx.progress(json!({ "n": i }));
+    }
+    Ok(json!({ "out": {} }))
+}
+async fn g_pass(_: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    Ok(GateVerdict::pass("fine"))
+}
+async fn g_fail(_: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    Ok(GateVerdict::fail("broken").details(json!({ "why": "test" })))
+}
+async fn g_slow_fail(_: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(GateVerdict::fail("slowly broken"))
+}
+async fn g_slow_pass(_: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok(GateVerdict::pass("slowly fine"))
+}
+
+struct TestRegistry;
+
+impl HandlerRegistry for TestRegistry {
+    fn stage(&self, name: &str) -> Option<StageFn> {
+        Some(match name {
+            "ok" => |c| Box::pin(ok(c)),
+            "flaky" => |c| Box::pin(flaky(c)),
+            "slow" => |c| Box::pin(slow(c)),
+            "refuse" => |c| Box::pin(refuse(c)),
+            "progress3" => |c| Box::pin(progress3(c)),
+            _ => return None,
+        })
+    }
+    fn gate(&self, name: &str) -> Option<GateFn> {
+        Some(match name {
+            "pass" => |c| Box::pin(g_pass(c)),
+            "fail" => |c| Box::pin(g_fail(c)),
+            "slow_fail" => |c| Box::pin(g_slow_fail(c)),
+            "slow_pass" => |c| Box::pin(g_slow_pass(c)),
+            _ => return None,
+        })
+    }
+    fn info(&self, name: &str) -> Option<HandlerInfo> {
+        if self.stage(name).is_some() {
+            Some(HandlerInfo {
+                kind: HandlerKind::Stage,
+                outputs: &["out"],
+            })
+        } else {
+            self.gate(name).map(|_| HandlerInfo {
+                kind: HandlerKind::Gate,
+                outputs: &[],
+            })
+        }
+    }
+}
+
+/// A contract with the given stages (each `{id, depends_on?, …onex stage keys}`).
+fn contract(mode: &str, stages: Value) -> ExecutableContract {
+    let nodes: Vec<Value> = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            json!({"node_id": s["id"], "node_type": "COMPUTE_GENERIC",
+                         "depends_on": s.get("depends_on").cloned().unwrap_or(json!([]))})
+        })
+        .collect();
+    let onex_stages: Vec<Value> = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.as_object_mut().unwrap().remove("depends_on");
+            s
+        })
+        .collect();
+    let root = json!({
+        "contract_version": {"major": 1, "minor": 0, "patch": 0},
+        "name": "test_pipeline", "node_type": "ORCHESTRATOR_GENERIC",
+        "workflow_coordination": {"workflow_definition": {
+            "workflow_metadata": {"workflow_name": "t", "execution_mode": mode},
+            "execution_graph": {"nodes": nodes}}},
+        "onex": {"triggers": ["PromptSubmitted"], "run_timeout_ms": 60_000,
+                 "stages": onex_stages,
+                 "result": {"node_type": "'EFFECT'", "node_name": "'Test'",
+                            "service_name": "'test'", "domain": "'general'",
+                            "output_path": "'/tmp/x'", "generated_files": "[]",
+                            "validation_passed": "true",
+                            "compilation_status": "'skipped'"}},
+    });
+    build(&root, "test.yaml".into()).expect("test contract builds")
+}
+
+async fn run(c: &ExecutableContract) -> (PipelineResult, Vec<Envelope>) {
+    let opts = PromptOptions {
+        prompt_text: "Create EFFECT node for tests".into(),
+        output_directory: "/tmp".into(),
+        requested_by: "test".into(),
+        requested_node_type: None,
+        force: false,
+        compile: true,
+        correlation_id: Uuid::now_v7(),
+        request_metadata: json!({}),
+    };
+    let trigger = RunRequest::prompt_submitted(&opts, event_source(Component::Cli));
+    let request = RunRequest::from_trigger(trigger.clone()).unwrap();
+    let exec = Executor::new(
+        Arc::new(TestRegistry),
+        Arc::new(Services::default()),
+        EventCatalog::shipped(),
+        event_source(Component::Orchestrator),
+    );
+    let sink = VecSink::default();
+    let result = exec.run(c, request, &sink).await.expect("sink never fails");
+    let mut events = vec![trigger];
+    events.extend(sink.events());
+    (result, events)
+}
+
+fn types(events: &[Envelope]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| format!("{}:{}", e.stage, e.event_type))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequential_run_emits_a_causal_chain_and_records_every_stage() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok", "gates": [
+                   {"id": "A1", "name": "a one", "type": "BLOCKING", "handler": "pass", "error_code": "E"}]},
+               {"id": "b", "handler": "ok", "depends_on": ["a"]}]),
+    );
+    let (r, events) = run(&c).await;
+    assert!(r.success(), "{}", r.summary());
+    assert_eq!(
+        types(&events),
+        [
+            "pipeline:PromptSubmitted",
+            "a:StageStarted",
+            "a:StageCompleted",
+            "b:StageStarted",
+            "b:StageCompleted",
+            "pipeline:PipelineCompleted"
+        ]
+    );
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+        assert_eq!(e.correlation_id, events[0].correlation_id);
+        if i > 0 {
+            assert_eq!(e.causation_id, Some(events[i - 1].event_id));
+        }
+        EventCatalog::shipped()
+            .validate_envelope(e)
+            .expect("catalogue-valid");
+    }
+    assert_eq!(r.stages.len(), 2);
+    assert!(r.stages.iter().all(|s| s.status == StageStatus::Completed));
+    assert_eq!(r.stages[0].gates[0].status, GateStatus::Pass);
+}
+
+#[tokio::test(start_paused = true)]
+async fn blocking_fail_stops_the_stage_skips_later_gates_and_stages() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok", "gates": [
+                   {"id": "W", "name": "warn", "type": "WARNING", "handler": "fail", "error_code": "SOFT"},
+                   {"id": "B", "name": "block", "type": "BLOCKING", "handler": "fail", "error_code": "HARD",
+                    "recovery_suggestions": ["see {{ details.why }}"]},
+                   {"id": "C", "name": "after", "type": "BLOCKING", "handler": "pass", "error_code": "E"}]},
+               {"id": "b", "handler": "ok", "depends_on": ["a"]}]),
+    );
+    let (r, events) = run(&c).await;
+    assert!(!r.success());
+    assert_eq!(r.failed_stage.as_deref(), Some("a"));
+    assert_eq!(r.failed_gate.as_deref(), Some("B"));
+    assert_eq!(r.error_code.as_deref(), Some("HARD"));
+    assert_eq!(r.recovery_suggestions, ["see test"]);
+    let gates = &r.stages[0].gates;
+    assert_eq!(
+        gates[0].status,
+        GateStatus::Warning,
+        "WARNING gates never block"
+    );
+    assert_eq!(gates[1].status, GateStatus::Fail);
+    assert_eq!(gates[2].status, GateStatus::Skipped);
+    assert_eq!(gates[2].skip_reason.as_deref(), Some("not run: B failed"));
+    assert_eq!(r.stages[1].status, StageStatus::Skipped);
+    assert_eq!(
+        r.stages[1].skip_reason.as_deref(),
+        Some("not run: a failed")
+    );
+    assert_eq!(
+        types(&events)[1..],
+        ["a:StageStarted", "a:StageFailed", "pipeline:PipelineFailed"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn infra_errors_retry_with_backoff_and_no_second_started_event() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "flaky", "params": {"fail_times": 2},
+                "retry": {"max_attempts": 3, "backoff_ms": 1000, "jitter": 0.0}}]),
+    );
+    let t0 = tokio::time::Instant::now();
+    let (r, events) = run(&c).await;
+    assert!(r.success(), "{}", r.summary());
+    assert_eq!(r.stages[0].metadata["attempts"], json!(3));
+    // Waits of 1 s then 2 s (exponential), in virtual time.
+    assert!(t0.elapsed() >= Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "StageStarted")
+            .count(),
+        1
+    );
+    let completed = events
+        .iter()
+        .find(|e| e.event_type == "StageCompleted")
+        .unwrap();
+    assert_eq!(completed.payload["attempts"], json!(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_exhausted_fail_with_the_stage_error_code() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "flaky", "params": {"fail_times": 5}, "error_code": "DISK",
+                "retry": {"max_attempts": 2, "backoff_ms": 10, "jitter": 0.0}}]),
+    );
+    let (r, _) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("DISK"));
+    assert!(
+        r.error_summary
+            .as_deref()
+            .unwrap()
+            .contains("after 2 attempts")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn domain_failures_and_gate_failures_are_never_retried() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "refuse", "retry": {"max_attempts": 5}}]),
+    );
+    let (r, _) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("BAD_INPUT"));
+    assert_eq!(r.stages[0].metadata["attempts"], json!(1));
+
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok", "retry": {"max_attempts": 5},
+                "gates": [{"id": "B", "name": "b", "type": "BLOCKING", "handler": "fail", "error_code": "HARD"}]}]),
+    );
+    let (r, _) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("HARD"));
+    assert_eq!(r.stages[0].metadata["attempts"], json!(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stage_timeout_is_retryable_then_fails() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "gen", "handler": "slow", "params": {"sleep_ms": 10_000}, "timeout_ms": 100,
+                "retry": {"max_attempts": 2, "backoff_ms": 10, "jitter": 0.0}}]),
+    );
+    let (r, _) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("GEN_TIMEOUT"));
+    assert_eq!(r.stages[0].metadata["attempts"], json!(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_timeout_fails_the_running_stage_with_pipeline_timeout() {
+    let mut c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok"},
+               {"id": "b", "handler": "slow", "params": {"sleep_ms": 120_000}, "depends_on": ["a"]},
+               {"id": "c", "handler": "ok", "depends_on": ["b"]}]),
+    );
+    c.run_timeout = Duration::from_secs(5);
+    let (r, events) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("PIPELINE_TIMEOUT"));
+    assert_eq!(r.failed_stage.as_deref(), Some("b"));
+    assert_eq!(r.stages[1].status, StageStatus::Failed);
+    assert_eq!(r.stages[2].status, StageStatus::Skipped);
+    assert_eq!(
+        types(&events)[3..],
+        ["b:StageStarted", "b:StageFailed", "pipeline:PipelineFailed"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_mode_runs_a_wave_concurrently() {
+    let c = contract(
+        "parallel",
+        json!([{"id": "a", "handler": "ok"},
+               {"id": "b", "handler": "slow", "params": {"sleep_ms": 1000}, "depends_on": ["a"]},
+               {"id": "c", "handler": "slow", "params": {"sleep_ms": 1000}, "depends_on": ["a"]},
+               {"id": "d", "handler": "ok", "depends_on": ["b", "c"]}]),
+    );
+    let t0 = tokio::time::Instant::now();
+    let (r, events) = run(&c).await;
+    assert!(r.success());
+    // b and c overlap: about 1 s of virtual time, not 2.
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    let started: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "StageStarted")
+        .map(|e| e.stage.as_str())
+        .collect();
+    assert_eq!(started[0], "a");
+    assert_eq!(started[3], "d");
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_gates_fail_fast_and_cancel_the_rest() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok", "gates": [
+            {"id": "P", "name": "slow pass", "type": "BLOCKING", "handler": "slow_pass", "error_code": "E", "parallel": true},
+            {"id": "F", "name": "slow fail", "type": "BLOCKING", "handler": "slow_fail", "error_code": "E", "parallel": true},
+            {"id": "D", "name": "after P", "type": "BLOCKING", "handler": "pass", "error_code": "E", "depends_on": ["P"]}]}]),
+    );
+    let t0 = tokio::time::Instant::now();
+    let (r, _) = run(&c).await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "cancelled, not waited for"
+    );
+    assert_eq!(r.failed_gate.as_deref(), Some("F"));
+    let g = |id: &str| {
+        r.stages[0]
+            .gates
+            .iter()
+            .find(|g| g.gate_id == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(g("P").status, GateStatus::Skipped);
+    assert_eq!(g("P").skip_reason.as_deref(), Some("cancelled: F failed"));
+    assert_eq!(g("D").skip_reason.as_deref(), Some("not run: F failed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn expression_gates_when_and_progress_events() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "generation", "handler": "progress3",
+                "events": {"progress": {"type": "GenerationProgress", "payload": {
+                    "current_file": "'f' ~ stage.progress.n", "files_completed": "stage.progress.n",
+                    "total_files": "3", "progress_percent": "stage.progress.n * 100 // 3"}}},
+                "gates": [
+                  {"id": "E1", "name": "words", "type": "WARNING", "expression": "prompt | word_count >= 50",
+                   "fail_message": "only {{ prompt | word_count }} words", "error_code": "SHORT"},
+                  {"id": "E2", "name": "regex", "type": "BLOCKING",
+                   "checks": [{"expression": "prompt is matching('^Create')", "fail_message": "no Create"},
+                              {"expression": "options.force", "fail_message": "force is {{ options.force }}"}],
+                   "error_code": "CHK"}]},
+               {"id": "skipme", "handler": "ok", "depends_on": ["generation"],
+                "when": {"expression": "not options.compile", "skip_reason": "compile is on"}}]),
+    );
+    let (r, events) = run(&c).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.status == EventStatus::InProgress)
+            .count(),
+        3
+    );
+    let gates = &r.stages[0].gates;
+    assert_eq!(gates[0].status, GateStatus::Warning);
+    assert_eq!(gates[0].message, "only 5 words");
+    assert_eq!(gates[1].status, GateStatus::Fail);
+    assert_eq!(gates[1].message, "force is False"); // minijinja renders booleans as Python does
+    assert_eq!(r.error_code.as_deref(), Some("CHK"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_false_skips_a_stage_without_events() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "ok"},
+               {"id": "b", "handler": "ok", "depends_on": ["a"],
+                "when": {"expression": "not options.compile", "skip_reason": "compile is on"}}]),
+    );
+    let (r, events) = run(&c).await;
+    assert!(r.success());
+    assert_eq!(r.stages[1].status, StageStatus::Skipped);
+    assert_eq!(r.stages[1].skip_reason.as_deref(), Some("compile is on"));
+    assert!(events.iter().all(|e| e.stage != "b"));
+}
