@@ -339,7 +339,7 @@ pub async fn g13_mypy_with(env: &PythonEnv, node_dir: &Path, opts: &CompileOptio
         GateOutcome::warning(
             ID,
             "TYPECHECK_WARNINGS",
-            format!("mypy: timed out after {} s", opts.mypy_timeout.as_secs()),
+            format!("mypy: timed out after {}", secs(opts.mypy_timeout)),
             vec![TYPECHECK_SUGGESTION.to_string()],
         )
     } else if ran.code == Some(0) {
@@ -535,10 +535,7 @@ pub async fn g14_import_with(
     let replies: Vec<CompileReply> = match &ran {
         Ok(r) if r.timed_out => {
             return fail(
-                format!(
-                    "py_compile timed out after {} s",
-                    opts.import_timeout.as_secs()
-                ),
+                format!("py_compile timed out after {}", secs(opts.import_timeout)),
                 json!({"py_compile": "timeout", "import": "not_tested"}),
             )
             .timed(started);
@@ -622,8 +619,8 @@ pub async fn g14_import_with(
     if ran.timed_out {
         return fail(
             format!(
-                "import failed: timed out after {} s",
-                opts.import_timeout.as_secs()
+                "import failed: timed out after {}",
+                secs(opts.import_timeout)
             ),
             json!({"py_compile": "pass", "import": "timeout"}),
         )
@@ -680,6 +677,15 @@ fn private_tmp(prefix: &str) -> Result<tempfile::TempDir, String> {
         .prefix(prefix)
         .tempdir()
         .map_err(|e| format!("cannot create a temp dir: {e}"))
+}
+
+/// `60 s`, `0.4 s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 fn remaining(deadline: Instant) -> Duration {
@@ -752,7 +758,7 @@ impl Ran {
 
     fn describe_failure(&self, timeout: Duration) -> String {
         if self.timed_out {
-            return format!("timed out after {} s", timeout.as_secs());
+            return format!("timed out after {}", secs(timeout));
         }
         let err = excerpt(self.stderr.lines().last().unwrap_or(""), 300);
         if err.is_empty() {

@@ -79,7 +79,7 @@ impl OutputErrorCode {
         match err.kind() {
             K::PermissionDenied | K::ReadOnlyFilesystem => OutputErrorCode::PermissionDenied,
             K::StorageFull | K::QuotaExceeded => OutputErrorCode::DiskFull,
-            K::NotFound => OutputErrorCode::DirectoryNotFound,
+            K::NotFound | K::NotADirectory => OutputErrorCode::DirectoryNotFound,
             _ => OutputErrorCode::FileWriteError,
         }
     }
@@ -613,6 +613,8 @@ pub struct Staging {
     state: State,
     /// The run staging holds the user's previous node dir after a failed restore: never delete it.
     preserve_run_staging: bool,
+    /// [`Staging::sync_files`] made files and directories durable: placement fsyncs `<out>` too.
+    synced: bool,
 }
 
 impl Staging {
@@ -630,6 +632,7 @@ impl Staging {
             purged: Vec::new(),
             state: State::Staging,
             preserve_run_staging: false,
+            synced: false,
         };
         // On error `st` is dropped here, which runs the cleanup.
         st.prepare()?;
@@ -765,17 +768,7 @@ impl Staging {
         }
         for dir in missing.into_iter().rev() {
             match fs::create_dir(&dir) {
-                Ok(()) => {
-                    if self.opts.fsync
-                        && let Some(parent) = dir.parent()
-                    {
-                        // The new entry must survive a crash, or the placed node dir would hang
-                        // off a directory that vanishes.
-                        fsync_dir(parent)
-                            .map_err(|e| OutputError::io("fsync directory", parent, &e))?;
-                    }
-                    self.created_dirs.push(dir);
-                }
+                Ok(()) => self.created_dirs.push(dir),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
                 Err(e) => return Err(OutputError::io("create directory", &dir, &e)),
             }
@@ -920,6 +913,54 @@ impl Staging {
         Ok(())
     }
 
+    /// Makes the staged files durable when they were written with `fsync` off (the generation
+    /// stage stages them fast; the writing stage pays for durability once they passed
+    /// post-validation): fsyncs each file, calling `on_progress` after each (WritingProgress),
+    /// then the staged directories. [`Staging::place`] then also fsyncs `<out>`, as with `fsync`
+    /// on.
+    pub fn sync_files(
+        &mut self,
+        mut on_progress: impl FnMut(&WriteProgress<'_>),
+    ) -> Result<(), OutputError> {
+        if self.state != State::Staging {
+            return Err(OutputError::new(
+                OutputErrorCode::FileWriteError,
+                "cannot sync: the staging dir was already placed or cleaned up",
+                Some(&self.plan.staged_node_dir),
+            ));
+        }
+        let total = self.files.len();
+        for (i, f) in self.files.iter().enumerate() {
+            let path = self.plan.staged_node_dir.join(&f.rel_path);
+            File::open(&path)
+                .and_then(|h| h.sync_all())
+                .map_err(|e| OutputError::io("fsync", &path, &e).with_file(&f.rel_path))?;
+            on_progress(&WriteProgress {
+                current_file: &f.rel_path,
+                files_written: i + 1,
+                total_files: total,
+                bytes: f.bytes,
+            });
+        }
+        self.sync_staged_dirs()?;
+        self.synced = true;
+        Ok(())
+    }
+
+    fn sync_staged_dirs(&self) -> Result<(), OutputError> {
+        // Deepest first: not required (every entry is fsynced before the rename), but it is the
+        // order in which the entries must become durable.
+        for d in self
+            .staged_dirs
+            .iter()
+            .rev()
+            .chain(std::iter::once(&self.plan.staged_node_dir))
+        {
+            fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
+        }
+        Ok(())
+    }
+
     /// Moves the staged node dir to `<out>/node_…`: fsyncs the staged directories, renames
     /// without replacing (a target that appeared meanwhile → OUTPUT_EXISTS), or with `force`
     /// swaps the existing dir out (restored if moving the new one in fails: FILE_WRITE_ERROR with
@@ -941,17 +982,8 @@ impl Staging {
         }
         let staged = self.plan.staged_node_dir.clone();
         let target = self.plan.node_dir.clone();
-        if self.opts.fsync {
-            // Deepest first is not required for correctness (every entry is fsynced before the
-            // rename), but it mirrors the order the entries must become durable in.
-            for d in self
-                .staged_dirs
-                .iter()
-                .rev()
-                .chain(std::iter::once(&staged))
-            {
-                fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
-            }
+        if self.opts.fsync && !self.synced {
+            self.sync_staged_dirs()?;
         }
         let exists = match fs::symlink_metadata(&target) {
             Ok(_) => true,
@@ -966,9 +998,13 @@ impl Staging {
         } else {
             replaced_existing = self.replace(&staged, &target)?;
         }
-        if self.opts.fsync {
-            let out = &self.plan.out_dir;
-            fsync_dir(out).map_err(|e| OutputError::io("fsync directory", out, &e))?;
+        if self.opts.fsync || self.synced {
+            // The rename is durable once <out> is, and <out> itself once the parents of the
+            // directories this run created are.
+            let parents = self.created_dirs.iter().filter_map(|d| d.parent());
+            for d in std::iter::once(self.plan.out_dir.as_path()).chain(parents) {
+                fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
+            }
         }
         self.state = State::Placed;
         Ok(Placed {
