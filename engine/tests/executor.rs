@@ -3,6 +3,7 @@
 
 use onex_engine::contract::executable::{ExecutableContract, HandlerInfo, HandlerKind, build};
 use onex_engine::events::{Component, Envelope, EventCatalog, EventStatus};
+use onex_engine::pipeline::replay;
 use onex_engine::pipeline::run::event_source;
 use onex_engine::pipeline::{
     Executor, GateCtx, GateFn, GateStatus, GateVerdict, HandlerRegistry, PipelineResult,
@@ -200,6 +201,47 @@ async fn sequential_run_emits_a_causal_chain_and_records_every_stage() {
     assert_eq!(r.stages.len(), 2);
     assert!(r.stages.iter().all(|s| s.status == StageStatus::Completed));
     assert_eq!(r.stages[0].gates[0].status, GateStatus::Pass);
+    assert_rebuilds(&c, &r, &events);
+}
+
+/// The result rebuilt from the events alone says what the executor said.
+fn assert_rebuilds(c: &ExecutableContract, r: &PipelineResult, events: &[Envelope]) {
+    let ids: Vec<String> = c.stages.iter().map(|s| s.id.clone()).collect();
+    // Shuffled and duplicated delivery must not matter.
+    let mut scrambled: Vec<Envelope> = events.iter().rev().cloned().collect();
+    scrambled.extend(events.iter().cloned());
+    let b = replay::rebuild(&scrambled, Some(&ids)).expect("terminal event present");
+    assert_eq!(b.status, r.status);
+    assert_eq!(b.correlation_id, r.correlation_id);
+    assert_eq!(b.error_code, r.error_code);
+    assert_eq!(b.failed_stage, r.failed_stage);
+    assert_eq!(b.failed_gate, r.failed_gate);
+    assert_eq!(b.recovery_suggestions, r.recovery_suggestions);
+    assert_eq!(b.output_path, r.output_path);
+    assert_eq!(b.generated_files, r.generated_files);
+    assert_eq!(b.validation_passed, r.validation_passed);
+    assert_eq!(b.compilation_status, r.compilation_status);
+    assert_eq!(b.metadata.prompt, r.metadata.prompt);
+    assert_eq!(b.stages.len(), r.stages.len());
+    for (x, y) in b.stages.iter().zip(&r.stages) {
+        assert_eq!(
+            (x.stage_id.as_str(), x.status),
+            (y.stage_id.as_str(), y.status)
+        );
+        assert_eq!(x.error_code, y.error_code);
+        let gx: Vec<_> = x
+            .gates
+            .iter()
+            .map(|g| (g.gate_id.clone(), g.status, g.message.clone()))
+            .collect();
+        let gy: Vec<_> = y
+            .gates
+            .iter()
+            .map(|g| (g.gate_id.clone(), g.status, g.message.clone()))
+            .collect();
+        assert_eq!(gx, gy, "gates of {}", x.stage_id);
+    }
+    assert_eq!(b.warnings.len(), r.warnings.len());
 }
 
 #[tokio::test(start_paused = true)]
@@ -237,6 +279,7 @@ async fn blocking_fail_stops_the_stage_skips_later_gates_and_stages() {
         types(&events)[1..],
         ["a:StageStarted", "a:StageFailed", "pipeline:PipelineFailed"]
     );
+    assert_rebuilds(&c, &r, &events);
 }
 
 #[tokio::test(start_paused = true)]

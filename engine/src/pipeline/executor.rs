@@ -1073,6 +1073,9 @@ impl RunState<'_> {
                     "recovery_suggestions": result.recovery_suggestions,
                     "rollback_performed": rollback_performed,
                     "error_context": f.context,
+                    // Not in the catalogue row, added (schemas allow added fields) so the
+                    // result of a failed run is rebuildable from its events alone.
+                    "validation_passed": result.validation_passed,
                     "total_duration_seconds": total_secs,
                 });
                 self.emitter
@@ -1112,7 +1115,11 @@ impl RunState<'_> {
             .filter(|g| g.status == GateStatus::Warning)
             .cloned()
             .collect();
-        let compilation_status = text("compilation_status");
+        // A failed run has no compilation verdict (null in PipelineResult, §6).
+        let compilation_status = failure
+            .is_none()
+            .then(|| text("compilation_status"))
+            .flatten();
         let request = &self.shared.request;
         let mut recovery_suggestions = failure.map(|f| f.suggestions.clone()).unwrap_or_default();
         if failure.is_some() && recovery_suggestions.is_empty() {

@@ -5,11 +5,13 @@
 //! - [`handler`]: what handlers get and return; the registry interface.
 //! - [`run`]: the run request, event sinks and the emitter that numbers a run's events.
 //! - [`executor`]: scheduling, timeouts, retries, gates, records, terminal events.
-//! - [`result`]: the run result (`PipelineResult`).
+//! - [`result`]: the run result (`PipelineResult`); [`replay`]: the result and timeline rebuilt
+//!   from a run's events alone.
 
 pub mod executor;
 pub mod expr;
 pub mod handler;
+pub mod replay;
 pub mod result;
 pub mod run;
 
