@@ -159,6 +159,7 @@ async fn replay_from_beginning(backend: Backend) {
         t.bus.publish(e).await.unwrap();
     }
     let mut c = t.bus.subscribe("workers", &topics).await.unwrap();
+    assert!(c.wait_ready(LONG).await.unwrap());
     let got = drain(&mut c, 10, Duration::from_secs(2)).await.unwrap();
     assert_eq!(got.len(), 10);
     c.close().await.unwrap();
@@ -177,6 +178,7 @@ async fn replay_from_beginning(backend: Backend) {
     }
     assert_eq!(replayed, events);
     let mut fresh = t.bus.subscribe("auditors", &topics).await.unwrap();
+    assert!(fresh.wait_ready(LONG).await.unwrap());
     let again = drain(&mut fresh, 10, Duration::from_secs(2)).await.unwrap();
     assert_eq!(
         again.len(),

@@ -11,6 +11,7 @@ mod config;
 mod consumer;
 mod embedded;
 mod error;
+mod kafka;
 pub mod order;
 mod redis_streams;
 mod validate;
@@ -207,7 +208,7 @@ pub trait EventBus: Send + Sync {
         value: &'a [u8],
     ) -> BoxFuture<'a, Result<Position, BusError>>;
     /// Join `group` on `topics` (work sharing). A new group starts at the oldest retained
-    /// message.
+    /// message. The group id carries `bus.topic_prefix` too.
     fn subscribe<'a>(
         &'a self,
         group: &'a str,
@@ -301,12 +302,7 @@ pub async fn connect(cfg: &BusConfig, role: Role) -> Result<Arc<dyn EventBus>, B
     let transport: Arc<dyn Transport> = match cfg.backend_url()? {
         BusUrl::Embedded(path) => Arc::new(embedded::Embedded::open(cfg, &path).await?),
         BusUrl::Redis(url) => Arc::new(redis_streams::RedisBus::connect(cfg, &url).await?),
-        BusUrl::Kafka(_) => {
-            return Err(BusError::Config(format!(
-                "bus.url {}: back end not built yet",
-                cfg.url
-            )));
-        }
+        BusUrl::Kafka(servers) => Arc::new(kafka::Kafka::connect(cfg, role, &servers).await?),
     };
     Ok(Arc::new(Bus {
         cfg: cfg.clone(),
@@ -394,8 +390,11 @@ impl EventBus for Bus {
             if topics.is_empty() {
                 return Err(BusError::Config(format!("subscribe({group}): no topics")));
             }
+            // Kafka group ids are broker-wide: the prefix keeps environments (and parallel
+            // tests) sharing a broker apart, as it does for topics.
+            let group = format!("{}{group}", self.cfg.topic_prefix);
             let member = format!("{}-{}", group, Uuid::now_v7().simple());
-            let raw = self.transport.group(group, &member, topics).await?;
+            let raw = self.transport.group(&group, &member, topics).await?;
             Ok(Consumer::new(
                 raw,
                 self.transport.clone(),
