@@ -293,6 +293,8 @@ async fn valid_node_imports_against_the_real_omnibase_core() {
             .unwrap()
             .contains("Traceback")
     );
+    let err = g.details["import_error"].as_str().unwrap();
+    assert!(err.contains("omnibase_core.core"), "{err}");
     assert_untouched(tmp2.path(), &before2);
 }
 

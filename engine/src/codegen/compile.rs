@@ -332,7 +332,7 @@ pub async fn g13_mypy_with(env: &PythonEnv, node_dir: &Path, opts: &CompileOptio
         "mypy_version": mypy_version,
         "exit_code": ran.code,
         "error_count": error_count,
-        "tool_output": excerpt(output, 4096),
+        "tool_output": tool_output(output),
     });
     let outcome = if ran.timed_out {
         details["timed_out"] = json!(true);
@@ -570,7 +570,7 @@ pub async fn g14_import_with(
                 "file": rel,
                 "line": bad.line,
                 "column": bad.column,
-                "tool_output": excerpt(&error.replace(&format!("{}/", node_dir.display()), ""), 4096),
+                "tool_output": tool_output(&error.replace(&format!("{}/", node_dir.display()), "")),
                 "py_compile": "fail",
                 "import": "not_tested",
             }),
@@ -652,7 +652,8 @@ pub async fn g14_import_with(
                     "py_compile": "pass",
                     "import": "fail",
                     "module": module,
-                    "tool_output": excerpt(&r.traceback.unwrap_or_default(), 4096),
+                    "import_error": err,
+                    "tool_output": tool_output(&r.traceback.unwrap_or_default()),
                 }),
             )
             .timed(started)
@@ -711,6 +712,22 @@ fn python_files(dir: &Path) -> Result<Vec<PathBuf>, walkdir::Error> {
 
 fn relative(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+/// Tool output kept in details: at most 4 KiB (CompilationCompleted `mypy_output`), cut on a
+/// character boundary; the start is kept (the first problems).
+pub const TOOL_OUTPUT_LIMIT: usize = 4096;
+
+fn tool_output(s: &str) -> String {
+    let s = s.trim();
+    if s.len() <= TOOL_OUTPUT_LIMIT {
+        return s.to_string();
+    }
+    let mut end = TOOL_OUTPUT_LIMIT - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// The first `max` characters (not bytes) of `s`, `…` appended when cut.
@@ -897,6 +914,15 @@ mod tests {
             compilation_status(&[gate(Fail)]),
             CompilationStatus::Warnings
         );
+    }
+
+    #[test]
+    fn tool_output_is_at_most_4_kib() {
+        let long = "é".repeat(5000);
+        let t = tool_output(&long);
+        assert!(t.len() <= TOOL_OUTPUT_LIMIT, "{}", t.len());
+        assert!(t.ends_with('…'));
+        assert_eq!(tool_output(" short "), "short");
     }
 
     #[test]
