@@ -419,6 +419,38 @@ fn force_replaces_the_existing_node_dir() {
 }
 
 #[test]
+fn force_replaces_via_the_fallback_rename_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = existing_out(tmp.path());
+    fs::create_dir_all(out.join(NODE)).unwrap();
+    fs::write(out.join(NODE).join("old.py"), b"old").unwrap();
+    let cid = Uuid::new_v4();
+    let plan = plan_in(&out, cid, true, tmp.path());
+    let fault = Some(Fault::NoRenameNoreplace);
+    let mut st = Staging::create(&plan, StagingOptions { fault, ..opts() }).unwrap();
+    let files = node_files(cid, "fallback");
+    st.write_files(&files, |_| {}).unwrap();
+    assert!(st.place().unwrap().replaced_existing);
+    drop(st);
+    assert!(!out.join(NODE).join("old.py").exists());
+    assert_eq!(snapshot(&out.join(NODE)).len(), 15);
+    assert!(!out.join(".onex-staging").exists());
+}
+
+#[test]
+fn a_symlinked_staging_root_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = existing_out(tmp.path());
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join(".onex-staging")).unwrap();
+    let err =
+        Staging::create(&plan_in(&out, Uuid::new_v4(), false, tmp.path()), opts()).unwrap_err();
+    assert!(err.message.contains("not a directory"), "{}", err.message);
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
 fn force_restores_the_old_dir_when_the_swap_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let out = existing_out(tmp.path());
@@ -738,6 +770,18 @@ fn concurrent_runs_into_one_out_do_not_disturb_each_other() {
 
 #[test]
 fn concurrent_runs_for_the_same_node_dir_one_wins_one_gets_output_exists() {
+    same_node_dir_race(None);
+}
+
+#[test]
+fn the_lock_and_check_fallback_also_lets_exactly_one_run_win() {
+    // File systems without RENAME_NOREPLACE take the flock + check + rename path.
+    for _ in 0..10 {
+        same_node_dir_race(Some(Fault::NoRenameNoreplace));
+    }
+}
+
+fn same_node_dir_race(fault: Option<Fault>) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let barrier = Arc::new(Barrier::new(2));
@@ -747,7 +791,7 @@ fn concurrent_runs_for_the_same_node_dir_one_wins_one_gets_output_exists() {
             std::thread::spawn(move || {
                 let cid = Uuid::new_v4();
                 let plan = output::plan(&out, NODE, cid, false, &[root]).unwrap();
-                let mut st = Staging::create(&plan, opts()).unwrap();
+                let mut st = Staging::create(&plan, StagingOptions { fault, ..opts() }).unwrap();
                 let files = node_files(cid, &format!("run{i}"));
                 st.write_files(&files, |_| {}).unwrap();
                 barrier.wait();

@@ -546,6 +546,8 @@ pub enum Fault {
     ReplaceMoveIn,
     /// With force: moving the new dir in and moving the old one back both fail.
     ReplaceMoveInAndRestore,
+    /// Behave as on a file system without `RENAME_NOREPLACE`: lock + check + rename.
+    NoRenameNoreplace,
 }
 
 /// One file written into staging.
@@ -1016,13 +1018,21 @@ impl Staging {
     }
 
     fn rename_into_place(&self, staged: &Path, target: &Path) -> Result<(), OutputError> {
-        rename_noreplace(staged, target, &self.plan.out_dir).map_err(|e| {
-            if is_exists(&e) {
-                exists_error(target)
-            } else {
-                OutputError::io(&format!("rename '{}' to", staged.display()), target, &e)
-            }
-        })
+        self.rename(staged, target, &self.plan.out_dir)
+            .map_err(|e| {
+                if is_exists(&e) {
+                    exists_error(target)
+                } else {
+                    OutputError::io(&format!("rename '{}' to", staged.display()), target, &e)
+                }
+            })
+    }
+
+    fn rename(&self, from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+        if self.opts.fault == Some(Fault::NoRenameNoreplace) {
+            return locked_rename(from, to, lock_dir);
+        }
+        rename_noreplace(from, to, lock_dir)
     }
 
     /// Force: old dir → run staging, new dir → target, delete old. Returns whether an old dir was
@@ -1032,7 +1042,7 @@ impl Staging {
             .plan
             .run_staging
             .join(format!("replaced-{}", self.plan.node_dir_name));
-        match rename_noreplace(target, &old_slot, &self.plan.run_staging) {
+        match self.rename(target, &old_slot, &self.plan.run_staging) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Removed by someone else meanwhile: nothing to replace.
@@ -1051,14 +1061,14 @@ impl Staging {
             Some(Fault::ReplaceMoveIn | Fault::ReplaceMoveInAndRestore) => {
                 Err(io::Error::other("injected fault: move-in failed"))
             }
-            None => rename_noreplace(staged, target, &self.plan.out_dir),
+            _ => self.rename(staged, target, &self.plan.out_dir),
         };
         if let Err(e) = moved_in {
             let restored = match self.opts.fault {
                 Some(Fault::ReplaceMoveInAndRestore) => {
                     Err(io::Error::other("injected fault: restore failed"))
                 }
-                _ => rename_noreplace(&old_slot, target, &self.plan.out_dir),
+                _ => self.rename(&old_slot, target, &self.plan.out_dir),
             };
             return Err(match restored {
                 Ok(()) => OutputError {
