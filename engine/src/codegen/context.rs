@@ -61,6 +61,11 @@ pub const USER_TEXT_VARIABLES: &[&str] = &[
     "engine_version",
 ];
 
+/// What a [`UserText`] turns into when converted to a string without an escaping filter. It is
+/// a NUL byte: no escaping filter ever emits one (they escape or replace controls), so a NUL in
+/// rendered output always means raw user text (or a broken template) and fails the render.
+pub const RAW_USER_TEXT_MARKER: &str = "\0";
+
 /// Text from the prompt (or another outside source) inside the template context. Printing it
 /// directly, or concatenating it, is a render error: only the escaping filters read it.
 #[derive(Debug)]
@@ -75,9 +80,11 @@ impl Object for UserText {
         !self.0.is_empty()
     }
 
-    fn render(self: &Arc<Self>, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Reached by `~`, `|string` and friends: refuse, so raw user text never reaches output.
-        Err(fmt::Error)
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Reached by `~`, `|string` and friends. Returning an error here would make minijinja
+        // panic (`to_string` on a failing Display), so write the marker instead: the renderer
+        // rejects any output holding it. The text itself never gets out this way.
+        f.write_str(RAW_USER_TEXT_MARKER)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::codegen::context::NodeContext;
+use crate::codegen::context::{NodeContext, RAW_USER_TEXT_MARKER};
 use crate::codegen::pack::{TemplatePack, error_chain, node_template};
 use crate::codegen::yaml::{self, RunInfo};
 use crate::prompt::{DomainSource, NameSource, NodeType, ParsedPrompt};
@@ -165,6 +165,11 @@ fn render_template(
     let text = tpl
         .render(ctx)
         .map_err(|e| fail(format!("template {name}: {}", error_chain(&e))))?;
+    if text.contains(RAW_USER_TEXT_MARKER) {
+        return Err(fail(format!(
+            "template {name}: user text reached the output without py_str, py_doc or py_comment (or the template holds a NUL byte)"
+        )));
+    }
     Ok(text.into_bytes())
 }
 
