@@ -107,3 +107,22 @@ fn every_rule_has_a_fixture() {
         );
     }
 }
+
+#[test]
+fn every_rule_is_documented_in_docs_rules_md() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules.md"))
+            .unwrap();
+    for r in RULES {
+        let row = doc
+            .lines()
+            .find(|l| l.contains(&format!("</a>{} |", r.code)));
+        let row = row.unwrap_or_else(|| panic!("{} missing from docs/rules.md", r.code));
+        let sev = format!("{:?}", r.severity).to_ascii_lowercase();
+        assert!(
+            row.contains(&format!("| {sev} |")),
+            "{} has another severity in docs/rules.md: {row}",
+            r.code
+        );
+    }
+}
