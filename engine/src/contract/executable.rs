@@ -50,6 +50,8 @@ pub trait EngineKnowledge: Send + Sync {
 pub const BASE_CONTEXT: &[&str] = &["prompt", "correlation_id", "options", "run", "stages"];
 /// Extra names visible to a stage's own expressions (gates, events, `when`).
 pub const STAGE_CONTEXT: &[&str] = &["stage"];
+/// Extra name visible to gate message templates: the deciding handler's details.
+pub const GATE_MESSAGE_CONTEXT: &str = "details";
 
 /// How independent stages are scheduled (onex-contracts §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -591,6 +593,9 @@ fn rule_102_expressions(
                 }
             }
         }
+        // Gate messages may also read the handler's `details` (file, line, version …).
+        let mut known_msg = known.clone();
+        known_msg.insert(GATE_MESSAGE_CONTEXT.to_owned());
         for (gi, gate) in gates(stage) {
             let gid = gi.to_string();
             let base_ptr = ["onex", "stages", sid.as_str(), "gates", gid.as_str()];
@@ -604,7 +609,7 @@ fn rule_102_expressions(
             }
             for key in ["fail_message", "pass_message"] {
                 if let Some(t) = str_at(gate, key) {
-                    check_expr(t, Kind::Template, &known, &at(&[key]), f);
+                    check_expr(t, Kind::Template, &known_msg, &at(&[key]), f);
                 }
             }
             for (ci, check) in gate
@@ -628,7 +633,7 @@ fn rule_102_expressions(
                     check_expr(
                         t,
                         Kind::Template,
-                        &known,
+                        &known_msg,
                         &at(&["checks", &ci, "fail_message"]),
                         f,
                     );
@@ -645,7 +650,7 @@ fn rule_102_expressions(
                     check_expr(
                         t,
                         Kind::Template,
-                        &known,
+                        &known_msg,
                         &at(&["recovery_suggestions", &ri.to_string()]),
                         f,
                     );

@@ -1,0 +1,176 @@
+//! node_validator_compute: output planning and the checking gates (G4–G6, G9–G12).
+
+use crate::resources::{self, RENDERED, RenderedRes};
+use onex_engine::codegen::compile::GateStatus as CgStatus;
+use onex_engine::codegen::output::{self, OutputPlan};
+use onex_engine::codegen::{self, RenderedFile, render};
+use onex_engine::contract::validate::{ValidateOptions, validate_str};
+use onex_engine::diag::Severity;
+use onex_engine::pipeline::{GateCtx, GateStatus, GateVerdict, RunShared, StageCtx, StageError};
+use onex_engine::prompt::{ParsedPrompt, naming};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// Where the run may write: the configured roots, else the requested directory itself (an
+/// explicit `-o` is allowed as given, generation-pipeline §5.4).
+fn allowed_roots(run: &RunShared) -> Vec<PathBuf> {
+    if run.services.allowed_roots.is_empty() {
+        vec![run.request.output_directory.clone()]
+    } else {
+        run.services.allowed_roots.clone()
+    }
+}
+
+pub(crate) fn output_plan(run: &RunShared) -> Result<OutputPlan, StageError> {
+    let parsed: ParsedPrompt = run.get_as("parsed")?;
+    let dir_name = naming::node_dir_name(&parsed.domain, &parsed.service_name, parsed.node_type);
+    output::plan(
+        &run.request.output_directory,
+        &dir_name,
+        run.request.trigger.correlation_id,
+        run.request.force,
+        &allowed_roots(run),
+    )
+    .map_err(|e| {
+        StageError::failed(e.code.as_str(), e.message.clone())
+            .with_suggestions(vec![e.suggestion().into()])
+    })
+}
+
+/// `plan_output` (stage pre_validation): where the node will be staged and written.
+pub async fn plan_output(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
+    let plan = output_plan(ctx.run)?;
+    let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
+    let pack = resources::pack(ctx.run)?;
+    Ok(json!({ "plan": {
+        "output_directory": plan.out_dir,
+        "node_dir_name": plan.node_dir_name,
+        "node_directory": plan.node_dir,
+        "staging_dir": plan.run_staging,
+        "staged_node_dir": plan.staged_node_dir,
+        "total_files": render::planned_files(&parsed).len(),
+        "template_pack": pack.name(),
+        "replace_existing": plan.force && plan.node_dir.exists(),
+    }}))
+}
+
+fn status(s: CgStatus) -> GateStatus {
+    match s {
+        CgStatus::Pass => GateStatus::Pass,
+        CgStatus::Warning => GateStatus::Warning,
+        CgStatus::Fail => GateStatus::Fail,
+        CgStatus::Skipped => GateStatus::Skipped,
+    }
+}
+
+fn verdict(v: codegen::GateVerdict) -> GateVerdict {
+    GateVerdict {
+        status: Some(status(v.status)),
+        message: v.message,
+        details: v.details,
+        ..Default::default()
+    }
+}
+
+/// G4 Critical Imports Exist: the pack imports only symbols its omnibase-core table lists; with
+/// a live probe configured, also that the interpreter can import omnibase_core (a warning only).
+pub async fn imports_known(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
+    let pack = resources::pack(ctx.run)?;
+    let mut v = verdict(codegen::g4_imports_known(&pack, parsed.node_type));
+    if v.status == Some(GateStatus::Pass) && ctx.run.services.probe_imports {
+        let env =
+            onex_engine::codegen::compile::PythonEnv::probe(ctx.run.services.python.as_deref())
+                .await;
+        let new_enough = env.version.is_some_and(|(ma, mi)| (ma, mi) >= (3, 12));
+        if !(new_enough && env.has_omnibase_core) {
+            let version = pack.symbols().version.clone();
+            v = GateVerdict::warning(format!(
+                "Install omnibase-core {version} into a Python ≥ 3.12 ({}) to run the generated node",
+                env.display_name()
+            ))
+            .code("MISSING_DEPENDENCY")
+            .details(json!({"version": version, "interpreter": env.display_name()}));
+        }
+    }
+    Ok(v)
+}
+
+/// G5 Templates Available.
+pub async fn templates_available(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
+    let pack = resources::pack(ctx.run)?;
+    Ok(verdict(codegen::g5_templates(&pack, parsed.node_type)))
+}
+
+/// G6 Output Directory Writable.
+pub async fn output_writable(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let plan = match output_plan(ctx.run) {
+        Ok(p) => p,
+        Err(StageError::Failed { code, message, .. }) => {
+            return Ok(GateVerdict::fail(message).code(code));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(crate::compile::from_outcome(output::g6_check(&plan).gate))
+}
+
+fn rendered_files(ctx: &GateCtx<'_>) -> Result<Vec<RenderedFile>, StageError> {
+    ctx.run
+        .resources
+        .with(RENDERED, |r: &mut RenderedRes| r.0.files.clone())
+        .ok_or_else(|| StageError::Infra("no rendered files in this run".into()))
+}
+
+/// The `onex validate` loader and rules over one staged YAML file (its real path, so the
+/// manifest's references resolve against the staged files): every finding that is not info,
+/// as `line:col: CODE message`.
+fn yaml_findings(staged: &Path, rel_path: &str, bytes: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return vec!["1:1: ONEX001 not UTF-8".into()];
+    };
+    let report = validate_str(
+        &staged.join(rel_path),
+        text,
+        &ValidateOptions::default(),
+        Some(&crate::Registry),
+    );
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Info)
+        .map(|d| format!("{}:{}: {} {}", d.pos.line, d.pos.column, d.code, d.message))
+        .collect()
+}
+
+/// G9 Syntax Valid.
+pub async fn syntax_valid(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let files = rendered_files(ctx)?;
+    let staged: PathBuf = ctx
+        .run
+        .get("generated")
+        .and_then(|g| g.get("staging_dir")?.as_str().map(PathBuf::from))
+        .ok_or_else(|| StageError::Infra("no staging directory in this run".into()))?;
+    let check = |rel: &str, bytes: &[u8]| yaml_findings(&staged, rel, bytes);
+    Ok(verdict(codegen::g9_syntax(&files, &check)))
+}
+
+/// G10 ONEX Naming Convention.
+pub async fn naming_convention(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let files = rendered_files(ctx)?;
+    let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
+    Ok(verdict(codegen::g10_naming(&files, &parsed)))
+}
+
+/// G11 Import Resolution.
+pub async fn imports_resolve(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let files = rendered_files(ctx)?;
+    let pack = resources::pack(ctx.run)?;
+    Ok(verdict(codegen::g11_imports(&files, &pack)))
+}
+
+/// G12 Pydantic Model Structure.
+pub async fn model_structure(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
+    let files = rendered_files(ctx)?;
+    Ok(verdict(codegen::g12_models(&files)))
+}
