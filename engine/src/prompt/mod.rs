@@ -2,6 +2,9 @@
 //! a [`ParsedPrompt`], and the naming helpers (§4.2) shared by generation, G10 and G14.
 
 pub mod naming;
+pub mod parse;
+
+pub use parse::{PromptError, parse};
 
 use serde::{Deserialize, Serialize};
 
