@@ -95,6 +95,22 @@ impl BusConfig {
         }
     }
 
+    /// The bus settings of a loaded `onex.toml` / environment (`[bus]`), other fields defaulted.
+    /// `retention_events = 0` means unbounded.
+    pub fn from_section(section: &crate::config::BusSection) -> Self {
+        let mut cfg = BusConfig {
+            url: section.url.clone(),
+            topic_prefix: section.topic_prefix.clone(),
+            max_message_bytes: section.max_message_bytes,
+            validate_on_publish: section.validate_on_publish,
+            kafka: section.kafka.clone(),
+            ..Default::default()
+        };
+        cfg.retention.max_messages =
+            (section.retention_events > 0).then_some(section.retention_events);
+        cfg
+    }
+
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.max(1))
     }

@@ -354,7 +354,7 @@ impl EventBus for Bus {
             if self.cfg.validate_on_publish {
                 validate::check(envelope).map_err(|f| BusError::Invalid {
                     event_type: envelope.event_type.clone(),
-                    detail: f.to_string(),
+                    detail: f.message().to_string(),
                 })?;
             }
             let value = serde_json::to_vec(envelope).map_err(|e| BusError::Decode {
