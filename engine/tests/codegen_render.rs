@@ -11,7 +11,7 @@ use codegen_common::*;
 use onex_engine::codegen::compile::GateStatus;
 use onex_engine::codegen::{
     RenderErrorCode, RenderInput, TemplatePack, g4_imports_known, g5_templates, g9_syntax,
-    g10_naming, g11_imports, g12_models, node_hash, render_node,
+    g10_naming, g11_imports, g12_models, node_hash, planned_files, render_node,
 };
 use onex_engine::prompt::NodeType;
 use serde_json::Value;
@@ -48,6 +48,7 @@ fn every_type_renders_the_12_files_in_spec_order() {
             .map(|p| p.replace("_effect_contract", &format!("_{}_contract", t.as_lower())))
             .collect();
         assert_eq!(paths(&node), want, "{t}");
+        assert_eq!(planned_files(&default_prompt(t)), want, "{t}");
         for f in &node.files {
             use sha2::Digest;
             assert_eq!(

@@ -356,25 +356,6 @@ pub fn g9_syntax(
     )
 }
 
-/// The 12 paths of §4.1 for a parsed prompt (the same layout the renderer writes).
-fn expected_paths(ctx: &NodeContext<'_>) -> Vec<String> {
-    let n = &ctx.names;
-    vec![
-        "node.manifest.yaml".to_string(),
-        "v1_0_0/__init__.py".to_string(),
-        "v1_0_0/node.py".to_string(),
-        "v1_0_0/contract.yaml".to_string(),
-        "v1_0_0/version.manifest.yaml".to_string(),
-        "v1_0_0/models/__init__.py".to_string(),
-        format!("v1_0_0/models/{}", n.input_model_file),
-        format!("v1_0_0/models/{}", n.output_model_file),
-        format!("v1_0_0/models/{}", n.config_model_file),
-        format!("v1_0_0/models/{}", n.contract_model_file),
-        "v1_0_0/enums/__init__.py".to_string(),
-        format!("v1_0_0/enums/{}", n.operation_enum_file),
-    ]
-}
-
 fn base_matches(base: &str, wanted: &str) -> bool {
     base == wanted || base.rsplit('.').next() == Some(wanted)
 }
@@ -395,7 +376,7 @@ pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict 
     };
     let n = &ctx.names;
     let mut problems = Vec::new();
-    let expected = expected_paths(&ctx);
+    let expected = crate::codegen::render::planned_files(parsed);
     let present: BTreeSet<&str> = files.iter().map(|f| f.rel_path.as_str()).collect();
     for path in &expected {
         if !present.contains(path.as_str()) {

@@ -27,5 +27,6 @@ pub use gates::{
 };
 pub use pack::{PackError, SymbolTable, TemplatePack};
 pub use render::{
-    RenderError, RenderErrorCode, RenderInput, RenderedFile, RenderedNode, node_hash, render_node,
+    RenderError, RenderErrorCode, RenderInput, RenderedFile, RenderedNode, node_hash,
+    planned_files, render_node,
 };

@@ -5,7 +5,7 @@
 use ruff_python_ast::visitor::{Visitor, walk_expr, walk_stmt};
 use ruff_python_ast::{Expr, ModModule, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
-use ruff_text_size::{Ranged, TextSize};
+use ruff_text_size::TextSize;
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
@@ -303,11 +303,6 @@ pub fn facts(m: &PyModule<'_>) -> ModuleFacts {
         classes: c.classes,
         v1_idioms: c.v1,
     }
-}
-
-/// Offset of a node, for callers that position their own findings.
-pub fn start_of(node: &impl Ranged) -> usize {
-    usize::from(node.start())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::codegen::context::{NodeContext, RAW_USER_TEXT_MARKER};
 use crate::codegen::pack::{TemplatePack, error_chain, node_template};
 use crate::codegen::yaml::{self, RunInfo};
+use crate::prompt::naming::NodeNames;
 use crate::prompt::{DomainSource, NameSource, NodeType, ParsedPrompt};
 
 /// What the executor passes to [`render_node`].
@@ -88,44 +89,55 @@ enum Source {
 }
 
 /// The 12 files of §4.1, in order, with their sources.
-fn layout(ctx: &NodeContext<'_>) -> Vec<(String, Source)> {
-    let n = &ctx.names;
-    let t = |s: &str| Source::Template(s.to_string());
+fn layout(n: &NodeNames, t: NodeType) -> Vec<(String, Source)> {
+    let tpl = |s: &str| Source::Template(s.to_string());
     vec![
         ("node.manifest.yaml".into(), Source::NodeManifest),
-        ("v1_0_0/__init__.py".into(), t("init.py.j2")),
-        (
-            "v1_0_0/node.py".into(),
-            Source::Template(node_template(ctx.node_type)),
-        ),
+        ("v1_0_0/__init__.py".into(), tpl("init.py.j2")),
+        ("v1_0_0/node.py".into(), Source::Template(node_template(t))),
         ("v1_0_0/contract.yaml".into(), Source::Contract),
         (
             "v1_0_0/version.manifest.yaml".into(),
             Source::VersionManifest,
         ),
-        ("v1_0_0/models/__init__.py".into(), t("models_init.py.j2")),
+        ("v1_0_0/models/__init__.py".into(), tpl("models_init.py.j2")),
         (
             format!("v1_0_0/models/{}", n.input_model_file),
-            t("model_input.py.j2"),
+            tpl("model_input.py.j2"),
         ),
         (
             format!("v1_0_0/models/{}", n.output_model_file),
-            t("model_output.py.j2"),
+            tpl("model_output.py.j2"),
         ),
         (
             format!("v1_0_0/models/{}", n.config_model_file),
-            t("model_config.py.j2"),
+            tpl("model_config.py.j2"),
         ),
         (
             format!("v1_0_0/models/{}", n.contract_model_file),
-            t("model_contract.py.j2"),
+            tpl("model_contract.py.j2"),
         ),
-        ("v1_0_0/enums/__init__.py".into(), t("enums_init.py.j2")),
+        ("v1_0_0/enums/__init__.py".into(), tpl("enums_init.py.j2")),
         (
             format!("v1_0_0/enums/{}", n.operation_enum_file),
-            t("enum_operation_type.py.j2"),
+            tpl("enum_operation_type.py.j2"),
         ),
     ]
+}
+
+/// The relative paths of the 12 files a render of `parsed` writes, in §4.1 order (node.manifest
+/// first). Cheap and infallible: for GenerationStarted's `total_files` and G10's expectations.
+pub fn planned_files(parsed: &ParsedPrompt) -> Vec<String> {
+    let names = NodeNames::new(
+        &parsed.node_name,
+        &parsed.service_name,
+        &parsed.domain,
+        parsed.node_type,
+    );
+    layout(&names, parsed.node_type)
+        .into_iter()
+        .map(|(rel, _)| rel)
+        .collect()
 }
 
 /// node.manifest `hash`: sha256 over the files sorted by path, each contributing its path, a NUL
@@ -203,7 +215,7 @@ pub fn render_node(
         engine_version: input.engine_version,
     };
     let tctx = ctx.template_context(input.engine_version, &pack.symbols().version);
-    let plan = layout(&ctx);
+    let plan = layout(&ctx.names, ctx.node_type);
     let mut done: Vec<Option<RenderedFile>> = vec![None; plan.len()];
     let mut manifest_slot = None;
     for (i, (rel, source)) in plan.iter().enumerate() {
@@ -269,7 +281,7 @@ pub(crate) fn render_python_sample(
     })?;
     let tctx = ctx.template_context(crate::ENGINE_VERSION, &pack.symbols().version);
     let mut files = Vec::new();
-    for (rel, source) in layout(&ctx) {
+    for (rel, source) in layout(&ctx.names, ctx.node_type) {
         if let Source::Template(name) = source {
             files.push(RenderedFile::new(
                 rel.clone(),
@@ -278,14 +290,4 @@ pub(crate) fn render_python_sample(
         }
     }
     Ok(files)
-}
-
-/// The relative paths [`render_node`] will produce for `parsed`, in §4.1 order, without
-/// rendering anything (GenerationStarted announces the count). Empty when the identifiers are
-/// unusable (G3 fails such a run before generation).
-pub fn planned_files(parsed: &ParsedPrompt) -> Vec<String> {
-    match NodeContext::new(parsed) {
-        Ok(ctx) => layout(&ctx).into_iter().map(|(path, _)| path).collect(),
-        Err(_) => Vec::new(),
-    }
 }
