@@ -206,14 +206,15 @@ const NUM: &str = r"(\d+(?:\.\d+)?|\.\d+)";
 
 /// Forms a `src:` note may take, tried in order on what earlier forms left. Each returns the
 /// checks for one match.
-type Form = (Regex, fn(&regex::Captures) -> Vec<Check>);
+type Form = (Regex, MakeChecks);
+type MakeChecks = fn(&regex::Captures) -> Vec<Check>;
 
 fn num(c: &regex::Captures, i: usize) -> f64 {
     c[i].parse().unwrap()
 }
 
 static FORMS: LazyLock<Vec<Form>> = LazyLock::new(|| {
-    let forms: Vec<(String, fn(&regex::Captures) -> Vec<Check>)> = vec![
+    let forms: Vec<(String, MakeChecks)> = vec![
         (format!(r"(?i)\bname confidence\s+{NUM}"), |c| {
             vec![Check::NameConfidence(num(c, 1))]
         }),
@@ -870,7 +871,12 @@ fn check_invariants(s: &str) -> Result<(), TestCaseError> {
         Err(e) => {
             prop_assert_eq!(e.code, INVALID_PROMPT);
             let n = s.trim().chars().count();
-            prop_assert!(n < 10 || n > 10_000, "rejected a {} char prompt: {}", n, e);
+            prop_assert!(
+                !(10..=10_000).contains(&n),
+                "rejected a {} char prompt: {}",
+                n,
+                e
+            );
         }
         Ok(p) => {
             prop_assert!(

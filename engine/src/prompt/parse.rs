@@ -1019,13 +1019,35 @@ fn phrase_until_delimiter(text: &str) -> &str {
 }
 
 /// "Create a new EFFECT node …": a phrase whose object (after its first word, the verb) is
-/// `[a|an|new] [<type>] node`.
+/// `[a|an|new] [<type>] node`. The object may also carry the node's explicit name before the
+/// type, as rule 1 (d) of §3.3 reads it ("Create PostgresCRUD EFFECT node"): that phrase is the
+/// instruction too, and the spec never counts the instruction as a requirement.
 fn is_instruction(phrase: &str) -> bool {
-    let ws = words(phrase);
-    let mut it = ws.iter().skip(1).map(|w| w.text.as_str()).peekable();
-    while it.next_if(|w| matches!(*w, "a" | "an" | "new")).is_some() {}
-    it.next_if(|w| type_word(w).is_some());
-    it.next() == Some("node")
+    let tokens: Vec<&str> = phrase
+        .split_whitespace()
+        .map(|t| t.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let lower: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
+    let is_node_or_type = |i: usize| {
+        lower
+            .get(i)
+            .is_some_and(|w| w == "node" || type_word(w).is_some())
+    };
+    let mut i = 1;
+    while lower
+        .get(i)
+        .is_some_and(|w| matches!(w.as_str(), "a" | "an" | "new"))
+    {
+        i += 1;
+    }
+    if tokens.get(i).is_some_and(|t| valid_explicit_name(t)) && is_node_or_type(i + 1) {
+        i += 1;
+    }
+    if lower.get(i).is_some_and(|w| type_word(w).is_some()) {
+        i += 1;
+    }
+    lower.get(i).is_some_and(|w| w == "node")
 }
 
 fn requirements(prompt: &str) -> Vec<String> {
@@ -1461,6 +1483,13 @@ mod tests {
         assert!(r("Create a new node for things").is_empty());
         assert!(r("Create node for data").is_empty());
         assert!(r("Please create a new EFFECT node now").is_empty());
+        assert!(r("Create PostgresCRUD EFFECT node").is_empty());
+        assert!(r("Create an OrderBook node, please").is_empty());
+        // Not the instruction: the object is something else.
+        assert_eq!(
+            r("EFFECT node: creates Order records"),
+            ["creates Order records"]
+        );
         // ≤ 5 characters is too short; de-duplication ignores case.
         assert!(r("EFFECT node must do it").is_empty());
         assert_eq!(
