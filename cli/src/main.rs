@@ -1,1 +1,148 @@
-fn main() {}
+//! `onex`: the command line, a thin clap layer over `onex_engine` and the shipped handlers.
+
+mod cmd;
+mod metrics;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use onex_engine::config::Config;
+use onex_handlers::Registry;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "onex",
+    version,
+    about = "Declarative workflow engine driven by ONEX YAML contracts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate an ONEX node from a prompt.
+    Generate(cmd::generate::GenerateArgs),
+    /// Validate ONEX contracts and manifests.
+    Validate(cmd::validate::ValidateArgs),
+    /// Draw a contract's execution graph (Mermaid or DOT).
+    Graph(cmd::graph::GraphArgs),
+    /// Print an embedded JSON Schema, or list them.
+    Schema(cmd::schema::SchemaArgs),
+    /// Run the pipeline service: consume PromptSubmitted from the bus.
+    Orchestrator(cmd::orchestrator::OrchestratorArgs),
+    /// The outcome of a run, from its events.
+    Status(cmd::runs::RunArgs),
+    /// A run's timeline: each stage and gate with start, duration and outcome.
+    Trace(cmd::runs::RunArgs),
+    /// Recent runs with their outcome.
+    Runs(cmd::runs::RunsArgs),
+    /// Operate on the bus: tail, publish, replay.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    #[command(flatten)]
+    Bus(cmd::events::EventsCmd),
+    /// Show a finished run again, exactly as it looked live, from the log.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The run to replay.
+    #[arg(long)]
+    correlation_id: uuid::Uuid,
+    /// The bus (default: configuration, `ONEX_BUS`).
+    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    bus: Option<String>,
+    /// NDJSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--bus` of the events subcommands lives on the top-level args of each; see cmd::events.
+fn events_bus(config: &Config) -> onex_engine::bus::BusConfig {
+    cmd::busctl::bus_config(config, None)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // clap's usage errors exit 2; --help/--version are successes.
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONEX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match &cli.command {
+        Command::Validate(a) => cmd::validate::run(a, Some(&Registry)),
+        Command::Graph(a) => cmd::graph::run(a, Some(&Registry)),
+        Command::Schema(a) => cmd::schema::run(a),
+        Command::Generate(a) => {
+            with_runtime(|config| async move { cmd::generate::run(a, &config).await })
+        }
+        Command::Orchestrator(a) => {
+            with_runtime(|config| async move { cmd::orchestrator::run(a, &config).await })
+        }
+        Command::Status(a) => {
+            with_runtime(|config| async move { cmd::runs::status(a, &config).await })
+        }
+        Command::Trace(a) => {
+            with_runtime(|config| async move { cmd::runs::trace(a, &config).await })
+        }
+        Command::Runs(a) => with_runtime(|config| async move { cmd::runs::runs(a, &config).await }),
+        Command::Events(EventsCommand::Bus(c)) => {
+            with_runtime(|config| async move { cmd::events::run(c, &events_bus(&config)).await })
+        }
+        Command::Events(EventsCommand::Replay(a)) => with_runtime(|config| async move {
+            let args = cmd::runs::RunArgs {
+                correlation_id: a.correlation_id,
+                bus: a.bus.clone(),
+                json: a.json,
+            };
+            cmd::runs::replay_run(&args, &config).await
+        }),
+    }
+}
+
+/// Loads the configuration and runs `f` on the one tokio runtime of the process.
+fn with_runtime<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let config = match Config::load(&cwd) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("onex: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("onex: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(f(config))
+}

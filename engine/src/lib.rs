@@ -13,6 +13,7 @@ pub mod diag;
 pub mod events;
 pub mod pipeline;
 pub mod prompt;
+pub mod service;
 
 /// Version of the engine, written into generated files and event envelopes.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

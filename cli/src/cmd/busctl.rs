@@ -1,0 +1,111 @@
+//! Bus plumbing shared by the commands: connecting from configuration and flags, reading a
+//! run's events back, and the in-process orchestrator of the embedded bus.
+
+use onex_engine::bus::{self, BusConfig, BusUrl, EventBus, ObserveFrom, Role};
+use onex_engine::config::Config;
+use onex_engine::contract::executable::ExecutableContract;
+use onex_engine::events::{Component, Envelope, EventCatalog};
+use onex_engine::pipeline::run::event_source;
+use onex_engine::pipeline::{Executor, Services};
+use onex_engine::service::{Orchestrator, OrchestratorOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Exit code: the bus could not be reached.
+pub const EXIT_UNREACHABLE: u8 = 4;
+
+/// The bus settings: configuration, with `--bus` on top.
+pub fn bus_config(config: &Config, url: Option<&str>) -> BusConfig {
+    let mut cfg = BusConfig::from_section(&config.bus);
+    if let Some(u) = url {
+        cfg.url = u.to_owned();
+    }
+    cfg
+}
+
+/// Connects, mapping failures to the exit codes of the CLI (4 unreachable, 2 configuration).
+pub async fn connect(
+    cfg: &BusConfig,
+    role: Role,
+    wait: Duration,
+) -> Result<Arc<dyn EventBus>, ExitCode> {
+    match tokio::time::timeout(wait, bus::connect(cfg, role)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) if e.is_unreachable() => {
+            eprintln!("onex: bus unreachable ({}): {e}", cfg.url);
+            Err(ExitCode::from(EXIT_UNREACHABLE))
+        }
+        Ok(Err(e)) => {
+            eprintln!("onex: bus: {e}");
+            Err(ExitCode::from(2))
+        }
+        Err(_) => {
+            eprintln!(
+                "onex: bus unreachable ({}): no answer within {wait:?}",
+                cfg.url
+            );
+            Err(ExitCode::from(EXIT_UNREACHABLE))
+        }
+    }
+}
+
+/// The topics a run's events travel on (everything but the dead letters).
+pub fn run_topics(bus: &dyn EventBus) -> Vec<String> {
+    let dlq = bus.dlq_topic();
+    bus.all_topics().into_iter().filter(|t| *t != dlq).collect()
+}
+
+/// Every retained event on `topics`, read from the beginning until nothing new arrives for
+/// `quiet` (the log has no "end" marker common to all back ends).
+pub async fn read_all(
+    bus: &dyn EventBus,
+    topics: &[String],
+    quiet: Duration,
+) -> Result<Vec<Envelope>, String> {
+    let mut obs = bus
+        .observe(topics, ObserveFrom::Beginning)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(o) = obs.next(quiet).await.map_err(|e| e.to_string())? {
+        out.push(o.envelope);
+    }
+    Ok(out)
+}
+
+/// The events of one run.
+pub async fn read_run(bus: &dyn EventBus, id: Uuid) -> Result<Vec<Envelope>, String> {
+    let topics = run_topics(bus);
+    Ok(read_all(bus, &topics, Duration::from_millis(500))
+        .await?
+        .into_iter()
+        .filter(|e| e.correlation_id == id)
+        .collect())
+}
+
+/// The presence directory of an embedded bus, if this is one.
+pub fn embedded_presence_dir(cfg: &BusConfig) -> Option<PathBuf> {
+    match cfg.backend_url().ok()? {
+        BusUrl::Embedded(db) => Some(onex_engine::service::presence::dir_for(&db)),
+        _ => None,
+    }
+}
+
+/// An orchestrator for this process (the `orchestrator` command and the CLI's in-process one).
+pub fn orchestrator(
+    bus: Arc<dyn EventBus>,
+    contract: ExecutableContract,
+    services: Services,
+    opts: OrchestratorOptions,
+) -> Arc<Orchestrator> {
+    let executor = Executor::new(
+        Arc::new(onex_handlers::Registry),
+        Arc::new(services),
+        EventCatalog::shipped(),
+        event_source(Component::Orchestrator),
+    );
+    Orchestrator::new(bus, Arc::new(executor), Arc::new(contract), opts)
+}

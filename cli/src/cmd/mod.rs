@@ -1,0 +1,11 @@
+//! One module per `onex` subcommand: argument structs (clap) and a `run` returning the exit code.
+
+pub mod busctl;
+pub mod events;
+pub mod generate;
+pub mod graph;
+pub mod orchestrator;
+pub mod runs;
+pub mod schema;
+pub mod submit;
+pub mod validate;

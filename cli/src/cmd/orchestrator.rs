@@ -1,0 +1,145 @@
+//! `onex orchestrator`: the long-running pipeline service on the bus.
+
+use super::busctl;
+use super::generate::{load_pipeline, services};
+use onex_engine::bus::Role;
+use onex_engine::config::Config;
+use onex_engine::service::{OrchestratorOptions, presence::Presence};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrchestratorArgs {
+    /// The bus (default: configuration, `ONEX_BUS`).
+    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    pub bus: Option<String>,
+    /// Consumer group; orchestrators of one group share the work.
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    /// Runs at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Serve Prometheus metrics (`/metrics`) and liveness (`/healthz`) here.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Where runs may write (repeatable; default: the working directory).
+    #[arg(long = "allowed-root", value_name = "DIR")]
+    pub allowed_roots: Vec<PathBuf>,
+    /// Exit after this many seconds without work.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    pub exit_when_idle: Option<u64>,
+    /// Run this pipeline contract instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
+    /// A template pack directory instead of the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
+    let contract = match load_pipeline(args.contract.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let bus_cfg = busctl::bus_config(config, args.bus.as_deref());
+    let bus = match busctl::connect(&bus_cfg, Role::Service, Duration::from_secs(30)).await {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let mut svc = services(config, args.templates.clone(), false);
+    svc.allowed_roots = if !args.allowed_roots.is_empty() {
+        args.allowed_roots.clone()
+    } else if !config.orchestrator.allowed_roots.is_empty() {
+        config.orchestrator.allowed_roots.clone()
+    } else {
+        match std::env::current_dir() {
+            Ok(d) => vec![d],
+            Err(e) => {
+                eprintln!("onex orchestrator: cannot read the working directory: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let opts = OrchestratorOptions {
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| config.orchestrator.group.clone()),
+        concurrency: args
+            .concurrency
+            .unwrap_or(config.orchestrator.concurrency)
+            .max(1),
+        exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
+        ..Default::default()
+    };
+    let orch = busctl::orchestrator(bus.clone(), contract, svc, opts);
+    // On the embedded bus, say we are here (the CLI then leaves the work to us).
+    let _presence = match busctl::embedded_presence_dir(&bus_cfg) {
+        Some(dir) => match Presence::register(&dir, orch.instance()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!(
+                    "onex orchestrator: cannot register in {}: {e}",
+                    dir.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    if let Some(addr) = args.metrics_addr
+        && let Err(e) = crate::metrics::serve(addr, bus.clone()).await
+    {
+        eprintln!("onex orchestrator: metrics on {addr}: {e}");
+        return ExitCode::from(2);
+    }
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        on_signal.cancel();
+    });
+    eprintln!(
+        "onex orchestrator {} on {} (group {})",
+        orch.instance(),
+        bus_cfg.url,
+        orch_group(args, config)
+    );
+    match orch.run(shutdown).await {
+        Ok(stats) => {
+            eprintln!(
+                "onex orchestrator: stopped ({} runs, {} succeeded, {} re-published, {} retried)",
+                stats.ran, stats.succeeded, stats.republished, stats.retried
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("onex orchestrator: {e}");
+            ExitCode::from(if e.is_unreachable() {
+                busctl::EXIT_UNREACHABLE
+            } else {
+                1
+            })
+        }
+    }
+}
+
+fn orch_group(args: &OrchestratorArgs, config: &Config) -> String {
+    args.group
+        .clone()
+        .unwrap_or_else(|| config.orchestrator.group.clone())
+}

@@ -1,0 +1,188 @@
+//! Showing a run as it happens: one line per finished stage and gate (text), or one envelope per
+//! line (`--json`, NDJSON), then the result. Used by direct and bus mode alike, so both look
+//! the same; events arrive ordered by seq.
+
+use onex_engine::events::{Envelope, EventStatus};
+use onex_engine::pipeline::{GateStatus, PipelineResult};
+use serde_json::Value;
+use std::io::Write;
+
+/// How the run is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Text,
+    Json,
+}
+
+pub struct Display {
+    style: Style,
+    out: std::io::Stdout,
+}
+
+fn mark(status: &str) -> &'static str {
+    match status {
+        "pass" | "completed" => "✓",
+        "warning" => "!",
+        "fail" | "failed" => "✗",
+        _ => "-",
+    }
+}
+
+/// The duration a stage event reports (`duration_ms` or a `…_duration_ms` field).
+fn duration_ms(payload: &Value) -> Option<u64> {
+    let obj = payload.as_object()?;
+    obj.get("duration_ms")
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.ends_with("_duration_ms"))
+                .map(|(_, v)| v)
+        })
+        .and_then(Value::as_u64)
+}
+
+impl Display {
+    pub fn new(style: Style) -> Self {
+        Display {
+            style,
+            out: std::io::stdout(),
+        }
+    }
+
+    fn line(&self, s: &str) {
+        let mut out = self.out.lock();
+        // A closed stdout (`| head`) must not abort the run.
+        let _ = writeln!(out, "{s}");
+        let _ = out.flush();
+    }
+
+    /// Shows one event.
+    pub fn event(&self, e: &Envelope) {
+        match self.style {
+            Style::Json => {
+                if let Ok(s) = serde_json::to_string(e) {
+                    self.line(&s);
+                }
+            }
+            Style::Text => self.text_event(e),
+        }
+    }
+
+    fn text_event(&self, e: &Envelope) {
+        if e.stage == "pipeline" {
+            if e.event_type == "PromptSubmitted" {
+                self.line(&format!("run {} submitted", e.correlation_id));
+            }
+            return;
+        }
+        let finished = matches!(
+            e.status,
+            EventStatus::Completed | EventStatus::Warning | EventStatus::Failed
+        );
+        if !finished {
+            return;
+        }
+        let status = match e.status {
+            EventStatus::Completed => "completed",
+            EventStatus::Warning => "warning",
+            _ => "failed",
+        };
+        let took = duration_ms(&e.payload)
+            .map(|ms| format!(" ({ms} ms)"))
+            .unwrap_or_default();
+        let mut head = format!("{} {}{took}", mark(status), e.stage);
+        if e.status == EventStatus::Failed
+            && let Some(code) = e.payload.get("error_code").and_then(Value::as_str)
+        {
+            let msg = e
+                .payload
+                .get("error_message")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            head.push_str(&format!(": {code}: {msg}"));
+        }
+        self.line(&head);
+        for g in e
+            .payload
+            .get("gates_checked")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let s = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("");
+            self.line(&format!(
+                "    {} {} {}: {}",
+                mark(s("status")),
+                s("gate_id"),
+                s("gate_name"),
+                s("message")
+            ));
+        }
+    }
+
+    /// Shows the final result.
+    pub fn result(&self, r: &PipelineResult) {
+        match self.style {
+            Style::Json => {
+                let v = serde_json::json!({ "result": r });
+                if let Ok(s) = serde_json::to_string(&v) {
+                    self.line(&s);
+                }
+            }
+            Style::Text => self.text_result(r),
+        }
+    }
+
+    fn text_result(&self, r: &PipelineResult) {
+        if r.success() {
+            self.line(&format!(
+                "\nGenerated {} in {} ms (correlation id {})",
+                r.output_path.as_deref().unwrap_or("?"),
+                r.total_duration_ms,
+                r.correlation_id
+            ));
+            for f in &r.generated_files {
+                self.line(&format!("    {f}"));
+            }
+            self.line(&format!(
+                "validation passed: {}; compilation: {}",
+                r.validation_passed,
+                r.compilation_status.as_deref().unwrap_or("skipped")
+            ));
+        } else {
+            self.line(&format!(
+                "\nFailed in stage {}{}: {} — {}",
+                r.failed_stage.as_deref().unwrap_or("?"),
+                r.failed_gate
+                    .as_deref()
+                    .map(|g| format!(" (gate {g})"))
+                    .unwrap_or_default(),
+                r.error_code.as_deref().unwrap_or("?"),
+                r.error_summary.as_deref().unwrap_or("")
+            ));
+            for s in &r.recovery_suggestions {
+                self.line(&format!("    → {s}"));
+            }
+            self.line(&format!("correlation id {}", r.correlation_id));
+        }
+        let warnings: Vec<_> = r
+            .warnings
+            .iter()
+            .filter(|w| w.status == GateStatus::Warning)
+            .collect();
+        if !warnings.is_empty() {
+            self.line("warnings:");
+            for w in warnings {
+                self.line(&format!(
+                    "    ! {} {}: {} [{}]",
+                    w.gate_id,
+                    w.gate_name,
+                    w.message,
+                    w.error_code.as_deref().unwrap_or("")
+                ));
+                for s in &w.recovery_suggestions {
+                    self.line(&format!("        → {s}"));
+                }
+            }
+        }
+    }
+}

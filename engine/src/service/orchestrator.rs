@@ -1,0 +1,378 @@
+//! The orchestrator: consumes trigger events (PromptSubmitted) as a member of a consumer group
+//! and runs the pipeline contract for each, publishing every event on the bus.
+//!
+//! Delivery is at-least-once, so every trigger goes through the run-state record first
+//! (generation-pipeline §5.2): a finished run re-publishes its recorded terminal event
+//! unchanged; a run in progress elsewhere (its owner heartbeats the record) is left alone; a
+//! run whose owner stopped heartbeating (it crashed) is taken over as a new attempt. Scale-out
+//! is the bus's consumer groups; nothing here distributes work.
+
+use crate::bus::{BusError, Delivery, EventBus, RunState, RunStatus};
+use crate::contract::executable::ExecutableContract;
+use crate::events::Envelope;
+use crate::pipeline::Executor;
+use crate::pipeline::result::PipelineResult;
+use crate::pipeline::run::RunRequest;
+use crate::service::BusSink;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Settings of an orchestrator.
+#[derive(Debug, Clone)]
+pub struct OrchestratorOptions {
+    /// Consumer group (`onex-orchestrator`).
+    pub group: String,
+    /// Runs at once.
+    pub concurrency: usize,
+    /// Stop after this long with nothing to do (`--exit-when-idle`).
+    pub exit_when_idle: Option<Duration>,
+    /// How often a running run's record is refreshed.
+    pub heartbeat: Duration,
+    /// A record in progress not refreshed for this long belongs to a dead orchestrator.
+    pub stale_after: Duration,
+    /// How long one poll of the bus waits.
+    pub poll: Duration,
+}
+
+impl Default for OrchestratorOptions {
+    fn default() -> Self {
+        OrchestratorOptions {
+            group: "onex-orchestrator".into(),
+            concurrency: 4,
+            exit_when_idle: None,
+            heartbeat: Duration::from_secs(2),
+            stale_after: Duration::from_secs(6),
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What became of one trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The pipeline ran to a terminal event (success or failure).
+    Ran { success: bool },
+    /// The run had finished before: its terminal event was published again.
+    Republished,
+    /// Another live orchestrator owns the run.
+    InProgressElsewhere,
+    /// The trigger could not be handled now (bus trouble); deliver it again.
+    Retry(String),
+}
+
+/// Counts since start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub ran: u64,
+    pub succeeded: u64,
+    pub republished: u64,
+    pub ignored: u64,
+    pub retried: u64,
+}
+
+pub struct Orchestrator {
+    bus: Arc<dyn EventBus>,
+    executor: Arc<Executor>,
+    contract: Arc<ExecutableContract>,
+    opts: OrchestratorOptions,
+    instance: String,
+}
+
+impl Orchestrator {
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        executor: Arc<Executor>,
+        contract: Arc<ExecutableContract>,
+        opts: OrchestratorOptions,
+    ) -> Arc<Self> {
+        let instance =
+            crate::pipeline::run::event_source(crate::events::Component::Orchestrator).instance_id;
+        Arc::new(Orchestrator {
+            bus,
+            executor,
+            contract,
+            opts,
+            instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
+        })
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Topics of the contract's triggers.
+    pub fn trigger_topics(&self) -> Result<Vec<String>, BusError> {
+        self.contract
+            .triggers
+            .iter()
+            .map(|t| self.bus.topic(t))
+            .collect()
+    }
+
+    /// Consumes until `shutdown` (then stops taking work and finishes what is in flight) or,
+    /// with `exit_when_idle`, until idle for that long.
+    pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) -> Result<Stats, BusError> {
+        let topics = self.trigger_topics()?;
+        let mut consumer = self.bus.subscribe(&self.opts.group, &topics).await?;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Delivery, Outcome)>();
+        let mut stats = Stats::default();
+        let mut in_flight = 0usize;
+        let mut stopping = false;
+        let mut idle_since = Instant::now();
+        tracing::info!(instance = %self.instance, group = %self.opts.group, "orchestrator started");
+        loop {
+            if stopping && in_flight == 0 {
+                break;
+            }
+            if let Some(idle) = self.opts.exit_when_idle
+                && in_flight == 0
+                && idle_since.elapsed() >= idle
+            {
+                tracing::info!("idle for {idle:?}: exiting");
+                break;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled(), if !stopping => {
+                    tracing::info!(in_flight, "shutting down: finishing runs in flight");
+                    stopping = true;
+                }
+                Some((delivery, outcome)) = done_rx.recv() => {
+                    in_flight -= 1;
+                    idle_since = Instant::now();
+                    self.settle(&mut consumer, &delivery, &outcome, &mut stats).await;
+                }
+                next = consumer.next(self.opts.poll), if !stopping && in_flight < self.opts.concurrency => {
+                    match next {
+                        Ok(Some(delivery)) => {
+                            metrics::consumed(&delivery.envelope.event_type);
+                            in_flight += 1;
+                            idle_since = Instant::now();
+                            let me = self.clone();
+                            let tx = done_tx.clone();
+                            tokio::spawn(async move {
+                                let outcome = me.handle(delivery.envelope.clone()).await;
+                                let _ = tx.send((delivery, outcome));
+                            });
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!("consume: {e}");
+                            tokio::time::sleep(self.opts.poll).await;
+                        }
+                    }
+                }
+            }
+            metrics::dead_lettered(consumer.dead_lettered());
+        }
+        if let Err(e) = consumer.close().await {
+            tracing::warn!("leaving the group: {e}");
+        }
+        Ok(stats)
+    }
+
+    async fn settle(
+        &self,
+        consumer: &mut crate::bus::Consumer,
+        delivery: &Delivery,
+        outcome: &Outcome,
+        stats: &mut Stats,
+    ) {
+        let acked = match outcome {
+            Outcome::Retry(reason) => {
+                stats.retried += 1;
+                consumer.nack(delivery, reason).await.map(|o| {
+                    tracing::warn!(correlation_id = %delivery.envelope.correlation_id, ?o, "run will be retried: {reason}");
+                })
+            }
+            other => {
+                match other {
+                    Outcome::Ran { success } => {
+                        stats.ran += 1;
+                        stats.succeeded += u64::from(*success);
+                    }
+                    Outcome::Republished => stats.republished += 1,
+                    Outcome::InProgressElsewhere => stats.ignored += 1,
+                    Outcome::Retry(_) => {}
+                }
+                consumer.ack(delivery).await
+            }
+        };
+        if let Err(e) = acked {
+            tracing::warn!(position = %delivery.position, "settling a delivery: {e}");
+        }
+    }
+
+    fn fresh(&self, state: &RunState) -> bool {
+        match state.updated_at.parse::<jiff::Timestamp>() {
+            Ok(t) => {
+                let age = jiff::Timestamp::now().duration_since(t);
+                age.unsigned_abs() < self.opts.stale_after
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn record(
+        &self,
+        trigger: &Envelope,
+        status: RunStatus,
+        attempt: u32,
+        terminal: Option<Envelope>,
+    ) -> RunState {
+        RunState {
+            correlation_id: trigger.correlation_id,
+            status,
+            terminal,
+            attempt,
+            owner: Some(self.instance.clone()),
+            updated_at: Envelope::now_timestamp(),
+        }
+    }
+
+    /// Handles one trigger: de-duplicate, take the run, execute it with heartbeats, record it.
+    pub async fn handle(&self, mut trigger: Envelope) -> Outcome {
+        let cid = trigger.correlation_id;
+        let span = tracing::info_span!("run", correlation_id = %cid, traceparent = %trigger.trace.traceparent);
+        async move {
+            let prior = match self.bus.get_run_state(cid).await {
+                Ok(p) => p,
+                Err(e) => return Outcome::Retry(format!("reading the run state: {e}")),
+            };
+            let attempt = match &prior {
+                Some(st) if st.status != RunStatus::InProgress => {
+                    return match &st.terminal {
+                        Some(t) => match self.bus.publish(t).await {
+                            Ok(_) => Outcome::Republished,
+                            Err(e) => {
+                                Outcome::Retry(format!("re-publishing the terminal event: {e}"))
+                            }
+                        },
+                        None => Outcome::Republished,
+                    };
+                }
+                Some(st) if st.owner.as_deref() != Some(&self.instance) && self.fresh(st) => {
+                    return Outcome::InProgressElsewhere;
+                }
+                Some(st) => st.attempt + 1,
+                None => 1,
+            };
+            trigger.attempt = attempt;
+            if let Err(e) = self
+                .bus
+                .put_run_state(&self.record(&trigger, RunStatus::InProgress, attempt, None))
+                .await
+            {
+                return Outcome::Retry(format!("recording the run: {e}"));
+            }
+            let request = match RunRequest::from_trigger(trigger.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    // The catalogue's schema admitted it, yet it is unusable: record a failed run
+                    // rather than redelivering it forever.
+                    tracing::error!("unusable trigger: {e}");
+                    let st = self.record(&trigger, RunStatus::Failed, attempt, None);
+                    let _ = self.bus.put_run_state(&st).await;
+                    return Outcome::Ran { success: false };
+                }
+            };
+            let sink = BusSink::new(self.bus.clone());
+            let started = Instant::now();
+            let result = {
+                let run = self.executor.run(&self.contract, request, &sink);
+                tokio::pin!(run);
+                let mut beat = tokio::time::interval(self.opts.heartbeat);
+                beat.tick().await;
+                loop {
+                    tokio::select! {
+                        r = &mut run => break r,
+                        _ = beat.tick() => {
+                            let st = self.record(&trigger, RunStatus::InProgress, attempt, None);
+                            if let Err(e) = self.bus.put_run_state(&st).await {
+                                tracing::warn!("heartbeat: {e}");
+                            }
+                        }
+                    }
+                }
+            };
+            match result {
+                Ok(r) => {
+                    metrics::run_finished(&r, started.elapsed());
+                    let status = if r.success() {
+                        RunStatus::Completed
+                    } else {
+                        RunStatus::Failed
+                    };
+                    let st = self.record(&trigger, status, attempt, sink.terminal());
+                    if let Err(e) = self.bus.put_run_state(&st).await {
+                        // The terminal event is out; a redelivery would run again, so say so.
+                        tracing::warn!("recording the finished run: {e}");
+                    }
+                    Outcome::Ran {
+                        success: r.success(),
+                    }
+                }
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs one trigger in this process without a consumer group (the CLI's in-process
+    /// orchestrator on the embedded bus: it takes only its own correlation_id).
+    pub async fn handle_one(&self, trigger: Envelope) -> Outcome {
+        self.handle(trigger).await
+    }
+
+    pub fn contract(&self) -> &ExecutableContract {
+        &self.contract
+    }
+}
+
+/// Metric names in one place (Prometheus text on `--metrics-addr`). Recording is a no-op until
+/// a recorder is installed, so library users and tests pay nothing.
+pub mod metrics {
+    use super::PipelineResult;
+    use std::time::Duration;
+
+    pub fn published(event_type: &str) {
+        ::metrics::counter!("onex_events_published_total", "event_type" => event_type.to_owned())
+            .increment(1);
+    }
+
+    pub fn consumed(event_type: &str) {
+        ::metrics::counter!("onex_events_consumed_total", "event_type" => event_type.to_owned())
+            .increment(1);
+    }
+
+    pub fn dead_lettered(total: u64) {
+        ::metrics::gauge!("onex_dlq_messages").set(total as f64);
+    }
+
+    pub fn run_finished(r: &PipelineResult, took: Duration) {
+        let outcome = if r.success() { "success" } else { "failed" };
+        ::metrics::counter!("onex_runs_total", "outcome" => outcome).increment(1);
+        ::metrics::histogram!("onex_run_duration_seconds").record(took.as_secs_f64());
+        for s in &r.stages {
+            if let Some(ms) = s.duration_ms {
+                ::metrics::histogram!("onex_stage_duration_seconds", "stage" => s.stage_id.clone())
+                    .record(ms as f64 / 1000.0);
+            }
+            for g in &s.gates {
+                let status = serde_json::to_value(g.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                ::metrics::counter!("onex_gate_outcomes_total", "gate" => g.gate_id.clone(), "status" => status)
+                    .increment(1);
+                if let Some(ms) = g.duration_ms {
+                    ::metrics::histogram!("onex_gate_duration_seconds", "gate" => g.gate_id.clone())
+                        .record(ms as f64 / 1000.0);
+                }
+            }
+        }
+    }
+}
