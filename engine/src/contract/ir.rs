@@ -260,6 +260,14 @@ pub struct ContractView {
     pub output_model: Option<ModelRef>,
     pub subscribes: Vec<String>,
     pub publishes: Vec<String>,
+    /// The execution graph (§8.1), for dialect C orchestrators and dialect X.
+    #[serde(skip)]
+    pub graph: Option<super::graph::WorkflowGraph>,
+    /// The FSM block (`state_machine` or its alias `state_transitions`), as written.
+    pub fsm: Option<Value>,
+    /// Dialect X: the `onex:` block (triggers, stages, gates, events); the engine's typed IR is
+    /// built from it by `contract::executable`.
+    pub onex: Option<Value>,
     /// The raw value (unknown keys kept).
     pub raw: Value,
 }
@@ -299,6 +307,15 @@ pub fn view(dialect: Dialect, value: &Value) -> ContractView {
         output_model: value.get("output_model").and_then(model_ref),
         subscribes,
         publishes,
+        graph: super::graph::WorkflowGraph::from_document(value),
+        fsm: super::rules::fsm::fsm_pointer(value)
+            .and_then(|p| value.pointer(p))
+            .cloned(),
+        onex: if dialect == Dialect::X {
+            value.get("onex").cloned()
+        } else {
+            None
+        },
         raw: value.clone(),
     }
 }

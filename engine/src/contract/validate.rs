@@ -135,6 +135,15 @@ impl FileReport {
             .count()
     }
 
+    /// The normalised view (§11) of a loaded contract; `None` when the file did not load or was
+    /// skipped.
+    pub fn view(&self) -> Option<super::ir::ContractView> {
+        let (Some(doc), Some(dialect)) = (&self.doc, self.dialect) else {
+            return None;
+        };
+        Some(super::ir::view(dialect, &doc.value))
+    }
+
     /// True when the file has a finding with `code`.
     pub fn has(&self, code: &str) -> bool {
         self.diagnostics.iter().any(|d| d.code == code)
@@ -384,6 +393,12 @@ fn finish(
         rules::manifest::semvers(&mut ctx, kind);
         rules::manifest::referenced_files(&mut ctx, kind, path);
         report.dialect = Some(dialect);
+        // Manifests are loosely structured: a tool manifest's node_type is reported, not checked.
+        report.node_type = doc
+            .value
+            .get("node_type")
+            .and_then(Value::as_str)
+            .and_then(super::ir::normalize_node_type);
     } else {
         let dialect = detect(&doc.value);
         report.dialect = Some(dialect);
