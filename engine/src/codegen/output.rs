@@ -343,7 +343,7 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
     let roots: Vec<PathBuf> = plan
         .allowed_roots
         .iter()
-        .map(|r| fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+        .map(|r| canonical_lenient(r).unwrap_or_else(|| r.clone()))
         .collect();
     if !roots.iter().any(|r| canonical.starts_with(r)) {
         let list = roots
@@ -448,6 +448,15 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
         replace_existing,
         canonical_out_dir: Some(canonical),
     }
+}
+
+/// `p` with symlinks resolved as far as it exists: its nearest existing ancestor canonicalised,
+/// plus the rest (a root that does not exist yet still compares correctly under a symlinked
+/// parent such as macOS's `/tmp`).
+fn canonical_lenient(p: &Path) -> Option<PathBuf> {
+    let (existing, rest) = nearest_existing(p)?;
+    let base = fs::canonicalize(existing).ok()?;
+    Some(rest.iter().fold(base, |acc, c| acc.join(c)))
 }
 
 /// The nearest ancestor of `p` (itself included) that exists (as anything, a dangling symlink
@@ -1286,6 +1295,43 @@ mod tests {
             p.staged_node_dir,
             PathBuf::from(format!("/a/b/c/../d/.onex-staging/{id}/node_x"))
         );
+    }
+
+    #[test]
+    fn plan_errors_become_g6_failures() {
+        let e = plan(Path::new("/tmp"), "a/b", Uuid::new_v4(), false, &[]).unwrap_err();
+        let g = G6Outcome::from_plan_error(&e);
+        assert_eq!(g.gate.status, GateStatus::Fail);
+        assert_eq!(g.gate.error_code.as_deref(), Some("OUTPUT_OUTSIDE_ROOT"));
+        let e = plan(Path::new(""), "node_x", Uuid::new_v4(), false, &[]).unwrap_err();
+        let g = G6Outcome::from_plan_error(&e);
+        assert_eq!(g.gate.error_code.as_deref(), Some("OUTPUT_NOT_WRITABLE"));
+        assert!(
+            g.gate.message.starts_with("not writable: "),
+            "{}",
+            g.gate.message
+        );
+        assert!(!g.gate.recovery_suggestions.is_empty());
+    }
+
+    #[test]
+    fn roots_that_do_not_exist_yet_resolve_through_their_existing_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+        let root = tmp.path().join("link/not/yet");
+        let canon = canonical_lenient(&root).unwrap();
+        assert_eq!(canon, fs::canonicalize(&real).unwrap().join("not/yet"));
+        let p = plan(
+            &real.join("not/yet/out"),
+            "node_x",
+            Uuid::new_v4(),
+            false,
+            &[root],
+        )
+        .unwrap();
+        assert!(g6_check(&p).passed());
     }
 
     #[test]
