@@ -36,6 +36,7 @@ const NAME: &str = "kafka";
 const POLL: Duration = Duration::from_millis(50);
 /// Pause fetching when this many messages wait in the channel; resume below half.
 const BACKLOG_HIGH: usize = 2048;
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 pub(crate) struct Kafka {
     servers: String,
@@ -693,8 +694,8 @@ fn group_thread(
     let mut paused = false;
     let mut last_commit = Instant::now();
     let mut closing: Option<oneshot::Sender<()>> = None;
+    let mut acked = false;
     'run: loop {
-        let mut acked = false;
         loop {
             match cmds.try_recv() {
                 Ok(Cmd::Ack(t, p, o)) => {
@@ -712,13 +713,16 @@ fn group_thread(
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => break 'run,
             }
         }
-        if acked || last_commit.elapsed() > Duration::from_secs(1) {
+        // Commits are batched (every 100 ms while acks come in): a crash redelivers at most
+        // that much acked work, which at-least-once allows.
+        if (acked && last_commit.elapsed() >= COMMIT_EVERY) || last_commit.elapsed() > Duration::from_secs(1) {
             let offs = tracker
                 .lock()
                 .map(|mut t| t.committable(None))
                 .unwrap_or_default();
             commit(&consumer, &offs, CommitMode::Async);
             last_commit = Instant::now();
+            acked = false;
         }
         let queued = backlog.load(Ordering::Relaxed);
         if !paused && queued >= BACKLOG_HIGH {
