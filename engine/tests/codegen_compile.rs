@@ -412,9 +412,10 @@ async fn timeouts_warn_and_kill_the_whole_process_group() {
 
     let started = Instant::now();
     let g13 = g13_mypy_with(&env, &node, &opts).await;
-    // Killing only the direct child would leave `sleep` holding the pipes for the 2 s grace.
+    // Killing only the direct child would leave `sleep` holding the pipes for the 2 s grace
+    // (0.4 s + 2 s > 2.3 s): the group kill at the timeout is what makes this fast.
     assert!(
-        started.elapsed() < Duration::from_millis(1900),
+        started.elapsed() < Duration::from_millis(2300),
         "took {:?}",
         started.elapsed()
     );
@@ -436,7 +437,7 @@ async fn timeouts_warn_and_kill_the_whole_process_group() {
     let started = Instant::now();
     let g14 = g14_import_with(&env, &node, CLASS, &opts).await;
     assert!(
-        started.elapsed() < Duration::from_millis(1900),
+        started.elapsed() < Duration::from_millis(2300),
         "took {:?}",
         started.elapsed()
     );
