@@ -673,7 +673,10 @@ fn each_capture<'t>(r: &Regex, text: &'t str, mut f: impl FnMut(&'t str) -> bool
     false
 }
 
-fn explicit_name(prompt: &str) -> Option<String> {
+fn explicit_name(prompt: &str, words: &[Word]) -> Option<String> {
+    // Patterns (c) and (d) need the whole word "node". Checking for it first skips the one
+    // pattern that is slow on long non-ASCII text (a leading class with a Unicode `\b`).
+    let has_node = words.iter().any(|w| w.text == "node");
     let mut found = None;
     let patterns: [(&Regex, bool); 5] = [
         (&NAME_CALLED, false),
@@ -683,6 +686,10 @@ fn explicit_name(prompt: &str) -> Option<String> {
         (&NAME_FOR, true),
     ];
     for (r, needs_compound) in patterns {
+        if !has_node && (std::ptr::eq(r, &*NAME_AFTER_TYPE) || std::ptr::eq(r, &*NAME_BEFORE_NODE))
+        {
+            continue;
+        }
         let hit = each_capture(r, prompt, |n| {
             let ok = valid_explicit_name(n) && (!needs_compound || COMPOUND_CAMEL.is_match(n));
             if ok {
@@ -787,7 +794,7 @@ fn detect_name(
     systems: &[(System, usize)],
     domain_span: Option<Range<usize>>,
 ) -> Name {
-    if let Some(n) = explicit_name(prompt) {
+    if let Some(n) = explicit_name(prompt, words) {
         let service_name = snake(&n);
         let pascal_ok = n.bytes().all(|b| b.is_ascii_alphanumeric());
         let node_name = if pascal_ok { n } else { pascal(&service_name) };
@@ -1009,13 +1016,34 @@ static AND_WORD: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\band\b"));
 /// Minimum length (exclusive) of a modal or verb phrase requirement.
 const MIN_PHRASE_CHARS: usize = 5;
 
-/// The text from `text`'s start up to the first `.` `;` `,` newline or whole word "and".
-fn phrase_until_delimiter(text: &str) -> &str {
-    let mut end = text.find(['.', ';', ',', '\n']).unwrap_or(text.len());
-    if let Some(m) = AND_WORD.find(&text[..end]) {
-        end = m.start();
+/// Where phrases end (§3.6): byte offsets of every `.` `;` `,` newline and whole word "and",
+/// sorted. Computed once per prompt, so cutting k phrases costs O(k log n), not O(k·n).
+struct Delimiters(Vec<usize>);
+
+impl Delimiters {
+    fn of(prompt: &str) -> Self {
+        let mut at: Vec<usize> = prompt
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| matches!(b, b'.' | b';' | b',' | b'\n'))
+            .map(|(i, _)| i)
+            .collect();
+        at.extend(AND_WORD.find_iter(prompt).map(|m| m.start()));
+        at.sort_unstable();
+        Delimiters(at)
     }
-    text[..end].trim()
+
+    /// The trimmed text from `from` up to the next delimiter.
+    fn phrase<'p>(&self, prompt: &'p str, from: usize) -> &'p str {
+        let i = self.0.partition_point(|&d| d < from);
+        let end = self.0.get(i).copied().unwrap_or(prompt.len());
+        prompt[from..end].trim()
+    }
+}
+
+/// More than [`MIN_PHRASE_CHARS`] characters, without counting a long phrase to its end.
+fn long_enough(phrase: &str) -> bool {
+    phrase.chars().nth(MIN_PHRASE_CHARS).is_some()
 }
 
 /// "Create a new EFFECT node …": a phrase whose object (after its first word, the verb) is
@@ -1023,10 +1051,13 @@ fn phrase_until_delimiter(text: &str) -> &str {
 /// type, as rule 1 (d) of §3.3 reads it ("Create PostgresCRUD EFFECT node"): that phrase is the
 /// instruction too, and the spec never counts the instruction as a requirement.
 fn is_instruction(phrase: &str) -> bool {
+    const INSTRUCTION_WINDOW: usize = 16;
+    // The object is a handful of words: never tokenise a long phrase to its end.
     let tokens: Vec<&str> = phrase
         .split_whitespace()
         .map(|t| t.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_')))
         .filter(|t| !t.is_empty())
+        .take(INSTRUCTION_WINDOW)
         .collect();
     let lower: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
     let is_node_or_type = |i: usize| {
@@ -1057,15 +1088,16 @@ fn requirements(prompt: &str) -> Vec<String> {
             candidates.push(m.as_str().trim());
         }
     }
+    let delimiters = Delimiters::of(prompt);
     for m in MODAL.find_iter(prompt) {
-        let p = phrase_until_delimiter(&prompt[m.end()..]);
-        if p.chars().count() > MIN_PHRASE_CHARS {
+        let p = delimiters.phrase(prompt, m.end());
+        if long_enough(p) {
             candidates.push(p);
         }
     }
     for m in ACTION_VERB.find_iter(prompt) {
-        let p = phrase_until_delimiter(&prompt[m.start()..]);
-        if p.chars().count() > MIN_PHRASE_CHARS {
+        let p = delimiters.phrase(prompt, m.start());
+        if long_enough(p) {
             candidates.push(p);
         }
     }
