@@ -1,6 +1,6 @@
 //! Prompt parsing benchmark (spec §1 target: parse < 5 ms): every prompt of
 //! `shared/acceptance/prompts.tsv`, one benchmark per case id, plus all 140 in a row and a
-//! 10 000-character prompt (the longest accepted).
+//! 10 000-character prompt (the longest accepted), plus adversarial 10 000-character prompts.
 //! Run: `cargo bench -p onex-engine --bench parse`. Figures: docs/BENCHMARKS.md.
 
 use std::hint::black_box;
@@ -77,5 +77,14 @@ fn max_length_10000_chars(bencher: Bencher) {
                 should store orders; - send alerts\n";
     let mut s = unit.repeat(10_000 / unit.len());
     s.push_str(&".".repeat(10_000 - s.len()));
+    bencher.bench(|| parse(black_box(&s), None));
+}
+
+/// Worst cases found while hardening: 10 000 characters of one unit repeated, each unit making
+/// one rule match (and, for most, refuse) thousands of times.
+#[divan::bench(args = ["should x ", "Create EFFECT node ", "A node ", "for ", "é"])]
+fn adversarial_10000_chars(bencher: Bencher, unit: &str) {
+    let mut s = unit.repeat(10_000 / unit.chars().count());
+    s.push_str(&".".repeat(10_000 - s.chars().count()));
     bencher.bench(|| parse(black_box(&s), None));
 }

@@ -782,9 +782,48 @@ fn long_prompts_parse() {
     assert_eq!(p.description.chars().count(), 1000);
     s.push('x');
     assert_eq!(parse(&s, None).unwrap_err().message, "Prompt too long");
-    // Multi-byte characters count as one each.
+    // Multi-byte characters count as one each; nothing ASCII survives for a name.
     let wide = "é".repeat(10_000);
-    assert!(parse(&wide, None).is_ok());
+    let p = parse(&wide, None).unwrap();
+    assert_eq!(
+        (p.service_name.as_str(), p.name_source),
+        ("generated_service", NameSource::Fallback)
+    );
+}
+
+/// A 10 000-character prompt of one unit repeated.
+fn repeated(unit: &str) -> String {
+    let mut s = unit.repeat(10_000 / unit.chars().count());
+    s.push_str(&".".repeat(10_000 - s.chars().count()));
+    s
+}
+
+#[test]
+fn adversarial_long_prompts() {
+    // Every modal starts a phrase running to the end: 10 distinct requirements, the cap.
+    let p = parse(&repeated("should x "), None).unwrap();
+    assert_eq!(p.functional_requirements.len(), 10);
+    // Every verb phrase is the instruction itself: no requirement at all.
+    let p = parse(&repeated("Create EFFECT node "), None).unwrap();
+    assert!(p.functional_requirements.is_empty());
+    assert_eq!(p.node_type, NodeType::Effect);
+    // Thousands of refused `N node` / `for N` / `called N` matches.
+    for unit in [
+        "A node ",
+        "for ",
+        "called X ",
+        "no ",
+        "in a_b ",
+        "- x\n",
+        "aB",
+    ] {
+        let p = parse(&repeated(unit), None).unwrap();
+        assert!(
+            SERVICE.is_match(&p.service_name),
+            "{unit:?}: {}",
+            p.service_name
+        );
+    }
 }
 
 static SERVICE: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"));

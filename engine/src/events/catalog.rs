@@ -929,6 +929,23 @@ mod tests {
     }
 
     #[test]
+    fn real_parsed_prompts_fit_the_parsed_prompt_schema() {
+        let c = EventCatalog::shipped();
+        for prompt in [
+            "Create EFFECT node for database writes",
+            "Create an EFFECT node called DatabaseWriter in the data_services domain.\n- Insert rows\n- Retry",
+            "node for data",
+            "Create a node",
+        ] {
+            let parsed = crate::prompt::parse(prompt, None).unwrap();
+            let payload = json!({"parsed_data": parsed, "gates_checked": [gs()],
+                                 "parsing_duration_ms": 0});
+            c.validate_payload("ParsingCompleted", &payload)
+                .unwrap_or_else(|e| panic!("{prompt}: {e}"));
+        }
+    }
+
+    #[test]
     fn added_unknown_fields_pass() {
         let c = EventCatalog::shipped();
         for (t, mut p) in samples() {
