@@ -910,6 +910,43 @@ fn redelivery_deletes_its_own_leftover_staging_first() {
 }
 
 #[test]
+fn redelivery_after_a_crash_mid_swap_puts_the_old_node_dir_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = existing_out(tmp.path());
+    fs::create_dir_all(out.join(NODE).join("v1_0_0")).unwrap();
+    fs::write(out.join(NODE).join("v1_0_0/mine.py"), b"precious").unwrap();
+    let before = snapshot(tmp.path());
+    // The crash came after the old dir was moved out and before the new one was moved in.
+    let cid = Uuid::new_v4();
+    let run = out.join(".onex-staging").join(cid.to_string());
+    fs::create_dir_all(run.join(NODE)).unwrap();
+    fs::write(run.join(NODE).join("half.py"), b"new, unfinished").unwrap();
+    fs::rename(out.join(NODE), run.join(format!("replaced-{NODE}"))).unwrap();
+    assert!(!out.join(NODE).exists());
+
+    let plan = plan_in(&out, cid, true, tmp.path());
+    let st = Staging::create(&plan, opts()).unwrap();
+    assert_eq!(
+        fs::read(out.join(NODE).join("v1_0_0/mine.py")).unwrap(),
+        b"precious"
+    );
+    assert_eq!(
+        snapshot(&plan.run_staging).len(),
+        1,
+        "leftovers gone, fresh staging"
+    );
+    drop(st);
+    assert_eq!(snapshot(tmp.path()), before);
+
+    // The swap had completed (new dir in place): the parked old copy is simply deleted.
+    fs::create_dir_all(run.join(format!("replaced-{NODE}"))).unwrap();
+    fs::write(run.join(format!("replaced-{NODE}")).join("old.py"), b"old").unwrap();
+    let st = Staging::create(&plan, opts()).unwrap();
+    drop(st);
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
 fn staging_root_removed_by_another_runs_cleanup_is_recreated() {
     // Run A prepares; run B (created and cleaned up in between) removes nothing of A's; then a
     // run starting after an empty `.onex-staging` was removed recreates it.

@@ -708,7 +708,9 @@ impl Staging {
                 }
                 Err(e) => return Err(OutputError::io("inspect", &root, &e)),
             }
-            // Redelivery after a crash: this run's own leftovers go first (§5.2).
+            // Redelivery after a crash: this run's own leftovers go first (§5.2) — except a node
+            // dir a forced swap had moved out when the crash came: it goes back first.
+            self.restore_interrupted_swap()?;
             remove_tree(&run).map_err(|e| OutputError::io("remove leftover staging", &run, &e))?;
             match fs::create_dir(&run) {
                 Ok(()) => {
@@ -1046,11 +1048,42 @@ impl Staging {
 
     /// Force: old dir → run staging, new dir → target, delete old. Returns whether an old dir was
     /// actually replaced (it may have vanished meanwhile).
-    fn replace(&mut self, staged: &Path, target: &Path) -> Result<bool, OutputError> {
-        let old_slot = self
-            .plan
+    /// Where a forced swap parks the node dir it replaces.
+    fn old_slot(&self) -> PathBuf {
+        self.plan
             .run_staging
-            .join(format!("replaced-{}", self.plan.node_dir_name));
+            .join(format!("replaced-{}", self.plan.node_dir_name))
+    }
+
+    /// A crash between moving the old node dir out and moving the new one in leaves the user's
+    /// dir in our staging and no node dir in `<out>`: put it back before the leftovers are
+    /// deleted, so a redelivered run starts from `<out>` as the user had it.
+    fn restore_interrupted_swap(&self) -> Result<(), OutputError> {
+        let slot = self.old_slot();
+        if fs::symlink_metadata(&slot).is_err() {
+            return Ok(());
+        }
+        match self.rename(&slot, &self.plan.node_dir, &self.plan.out_dir) {
+            Ok(()) => {
+                tracing::warn!(
+                    node_dir = %self.plan.node_dir.display(),
+                    "restored the node dir an interrupted forced replace had moved out"
+                );
+                Ok(())
+            }
+            // A node dir is in place (the swap completed, or someone wrote one): the parked
+            // copy is the replaced one and goes with the leftovers.
+            Err(e) if is_exists(&e) => Ok(()),
+            Err(e) => Err(OutputError::io(
+                "restore the node dir parked by an interrupted replace:",
+                &slot,
+                &e,
+            )),
+        }
+    }
+
+    fn replace(&mut self, staged: &Path, target: &Path) -> Result<bool, OutputError> {
+        let old_slot = self.old_slot();
         match self.rename(target, &old_slot, &self.plan.run_staging) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
