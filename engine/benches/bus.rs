@@ -38,7 +38,11 @@ struct Row {
     value: String,
 }
 
-async fn drain_all(mut c: Consumer, stop_at: Arc<std::sync::atomic::AtomicUsize>, n: usize) -> Consumer {
+async fn drain_all(
+    mut c: Consumer,
+    stop_at: Arc<std::sync::atomic::AtomicUsize>,
+    n: usize,
+) -> Consumer {
     use std::sync::atomic::Ordering;
     while stop_at.load(Ordering::Relaxed) < n {
         match c.next(Duration::from_millis(200)).await {
@@ -76,12 +80,20 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
     let run = Uuid::now_v7();
     // Warm-up: connections, topic creation, idempotent producer id.
     for s in 0..50 {
-        bus.publish(&progress(run, s + 1, 1)).await.expect("publish");
+        bus.publish(&progress(run, s + 1, 1))
+            .await
+            .expect("publish");
     }
-    let size = serde_json::to_vec(&progress(run, 1, 1)).map(|v| v.len()).unwrap_or(0);
+    let size = serde_json::to_vec(&progress(run, 1, 1))
+        .map(|v| v.len())
+        .unwrap_or(0);
 
     // 1. Publish latency, warm producer, one at a time.
-    let count = if backend == Backend::Embedded { 2000 } else { 1000 };
+    let count = if backend == Backend::Embedded {
+        2000
+    } else {
+        1000
+    };
     let mut lat = Vec::with_capacity(count);
     for s in 0..count {
         let e = progress(run, s as u64 + 100, 1);
@@ -96,7 +108,10 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
 
     // 2. Publish → consume through a group, one at a time.
     let topic = vec![bus.topic("PromptSubmitted").expect("topic")];
-    let mut c = bus.subscribe("bench-latency", &topic).await.expect("subscribe");
+    let mut c = bus
+        .subscribe("bench-latency", &topic)
+        .await
+        .expect("subscribe");
     assert!(c.wait_ready(Duration::from_secs(30)).await.expect("ready"));
     let mut lat = Vec::new();
     for _ in 0..300 {
@@ -104,7 +119,11 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         let t = Instant::now();
         bus.publish(&e).await.expect("publish");
         loop {
-            let d = c.next(Duration::from_secs(10)).await.expect("next").expect("delivery");
+            let d = c
+                .next(Duration::from_secs(10))
+                .await
+                .expect("next")
+                .expect("delivery");
             c.ack(&d).await.expect("ack");
             if d.envelope.event_id == e.event_id {
                 break;
@@ -119,9 +138,14 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
     );
 
     // 3. Publish → observe from a second connection (what another process sees).
-    let other = connect(&cfg, Role::Service).await.expect("second connection");
+    let other = connect(&cfg, Role::Service)
+        .await
+        .expect("second connection");
     let obs_topic = vec![bus.topic("ParsingStarted").expect("topic")];
-    let mut obs = other.observe(&obs_topic, ObserveFrom::End).await.expect("observe");
+    let mut obs = other
+        .observe(&obs_topic, ObserveFrom::End)
+        .await
+        .expect("observe");
     let mut lat = Vec::new();
     for i in 0..300u64 {
         let mut e = bus_support::envelope(
@@ -136,7 +160,11 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         let t = Instant::now();
         bus.publish(&e).await.expect("publish");
         loop {
-            let o = obs.next(Duration::from_secs(10)).await.expect("observe").expect("event");
+            let o = obs
+                .next(Duration::from_secs(10))
+                .await
+                .expect("observe")
+                .expect("event");
             if o.envelope.event_id == e.event_id {
                 break;
             }
@@ -189,7 +217,10 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         loop {
             let mut all = true;
             for c in cs.iter_mut() {
-                all &= c.wait_ready(Duration::from_millis(200)).await.expect("ready");
+                all &= c
+                    .wait_ready(Duration::from_millis(200))
+                    .await
+                    .expect("ready");
             }
             if all || Instant::now() > deadline {
                 break;
@@ -210,7 +241,10 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         let el = t.elapsed();
         row(
             &format!("consume throughput, {members} member(s) (events/s, ack each)"),
-            format!("{:.0}", done.load(std::sync::atomic::Ordering::Relaxed) as f64 / el.as_secs_f64()),
+            format!(
+                "{:.0}",
+                done.load(std::sync::atomic::Ordering::Relaxed) as f64 / el.as_secs_f64()
+            ),
         );
         for c in back {
             let _ = c.close().await;
@@ -253,8 +287,11 @@ fn main() {
         .unwrap_or(10_000);
     let only = std::env::var("ONEX_BENCH_ONLY").ok();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut targets: Vec<(Backend, &'static str, String)> =
-        vec![(Backend::Embedded, "embedded", format!("embedded:{}", dir.path().display()))];
+    let mut targets: Vec<(Backend, &'static str, String)> = vec![(
+        Backend::Embedded,
+        "embedded",
+        format!("embedded:{}", dir.path().display()),
+    )];
     match broker_var("ONEX_TEST_REDIS_URL") {
         Some(u) => targets.push((Backend::Redis, "redis", u)),
         None => eprintln!("skip redis: ONEX_TEST_REDIS_URL not set (scripts/brokers.sh start)"),

@@ -463,7 +463,7 @@ impl Transport for Kafka {
             let mut view = self.runs.lock().await;
             if view.is_none() {
                 let reader = self
-                    .reader(&[topic.clone()], &ObserveFrom::Beginning)
+                    .reader(std::slice::from_ref(&topic), &ObserveFrom::Beginning)
                     .await?;
                 *view = Some(RunsView {
                     reader,
@@ -715,7 +715,9 @@ fn group_thread(
         }
         // Commits are batched (every 100 ms while acks come in): a crash redelivers at most
         // that much acked work, which at-least-once allows.
-        if (acked && last_commit.elapsed() >= COMMIT_EVERY) || last_commit.elapsed() > Duration::from_secs(1) {
+        if (acked && last_commit.elapsed() >= COMMIT_EVERY)
+            || last_commit.elapsed() > Duration::from_secs(1)
+        {
             let offs = tracker
                 .lock()
                 .map(|mut t| t.committable(None))
@@ -729,10 +731,11 @@ fn group_thread(
             if let Ok(a) = consumer.assignment() {
                 paused = consumer.pause(&a).is_ok();
             }
-        } else if paused && queued < BACKLOG_HIGH / 2 {
-            if let Ok(a) = consumer.assignment() {
-                paused = consumer.resume(&a).is_err();
-            }
+        } else if paused
+            && queued < BACKLOG_HIGH / 2
+            && let Ok(a) = consumer.assignment()
+        {
+            paused = consumer.resume(&a).is_err();
         }
         match consumer.poll(POLL) {
             Some(Ok(m)) => {
