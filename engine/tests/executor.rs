@@ -482,3 +482,27 @@ async fn when_false_skips_a_stage_without_events() {
     assert_eq!(r.stages[1].skip_reason.as_deref(), Some("compile is on"));
     assert!(events.iter().all(|e| e.stage != "b"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_payload_the_catalogue_rejects_falls_back_to_the_generic_event() {
+    // ParsingFailed admits only its listed error codes; BAD_INPUT is not one of them.
+    let c = contract(
+        "sequential",
+        json!([{"id": "parsing", "handler": "refuse",
+                "events": {"failed": {"type": "ParsingFailed", "payload": {
+                    "error_code": "stage.error.code", "error_message": "stage.error.message"}}}}]),
+    );
+    let (r, events) = run(&c).await;
+    assert_eq!(r.error_code.as_deref(), Some("BAD_INPUT"));
+    let failed = events
+        .iter()
+        .find(|e| e.status == EventStatus::Failed && e.stage == "parsing")
+        .unwrap();
+    assert_eq!(failed.event_type, "StageFailed");
+    assert_eq!(failed.payload["declared_event"], "ParsingFailed");
+    assert_eq!(
+        events.last().unwrap().event_type,
+        "PipelineFailed",
+        "the run still ends properly"
+    );
+}

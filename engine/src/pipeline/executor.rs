@@ -374,15 +374,34 @@ impl RunState<'_> {
         vars: &Value,
         generic_payload: impl FnOnce() -> Value,
     ) -> Result<(), EmitError> {
-        let (event_type, payload) = match spec {
-            Some(spec) => (
-                spec.event_type.as_str(),
-                self.payload(spec, &self.eval_ctx(vars, None))?,
-            ),
-            None => (generic, generic_payload()),
-        };
+        if let Some(spec) = spec {
+            let declared = match self.payload(spec, &self.eval_ctx(vars, None)) {
+                Ok(payload) => {
+                    self.emitter
+                        .emit(&spec.event_type, &stage.id, status, payload)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match declared {
+                Ok(_) => return Ok(()),
+                // A payload mapping that breaks the catalogue is a contract bug; the run must
+                // still report its state, so the generic event stands in for it.
+                Err(EmitError::Invalid {
+                    event_type,
+                    message,
+                }) => {
+                    tracing::error!(stage = %stage.id, %event_type, "{message}; emitting {generic} instead");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut payload = generic_payload();
+        if let Some(spec) = spec {
+            payload["declared_event"] = json!(spec.event_type);
+        }
         self.emitter
-            .emit(event_type, &stage.id, status, payload)
+            .emit(generic, &stage.id, status, payload)
             .await?;
         Ok(())
     }

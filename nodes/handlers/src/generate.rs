@@ -55,7 +55,7 @@ pub async fn render_node(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
     // A retried attempt starts from a clean staging dir of its own.
     ctx.run
         .resources
-        .with(STAGING, |s: &mut StagingRes| s.0.cleanup());
+        .with(STAGING, |s: &mut StagingRes| s.staging.cleanup());
     let mut staging = Staging::create(
         &plan,
         StagingOptions {
@@ -88,7 +88,7 @@ pub async fn render_node(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
     }});
     ctx.run
         .resources
-        .insert(STAGING, Box::new(StagingRes(staging)));
+        .insert(STAGING, Box::new(StagingRes::new(staging)));
     ctx.run
         .resources
         .insert(RENDERED, Box::new(RenderedRes(node)));

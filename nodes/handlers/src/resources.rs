@@ -1,7 +1,7 @@
 //! Things a run holds across stages, released by the executor when the run ends.
 
 use onex_engine::codegen::compile::PythonEnv;
-use onex_engine::codegen::output::Staging;
+use onex_engine::codegen::output::{Placed, Staging};
 use onex_engine::codegen::{RenderedNode, TemplatePack};
 use onex_engine::pipeline::{RunResource, RunShared, StageError};
 use std::any::Any;
@@ -13,17 +13,54 @@ pub const STAGING: &str = "staging";
 pub const RENDERED: &str = "rendered";
 pub const PYTHON: &str = "python";
 
-/// The run's staging area: on failure it is removed (rolled back); after placement only the
-/// empty staging directories go.
-pub struct StagingRes(pub Staging);
+/// The run's staging area, and the node directory once placed. When the run fails, staging is
+/// removed; so is a node directory this run placed itself (a stage after writing failed), which
+/// leaves `<out>` as it was. A directory that replaced an existing one (`--force`) stays: the
+/// old one is gone by then, and the new one is complete.
+pub struct StagingRes {
+    pub staging: Staging,
+    pub placed: Option<Placed>,
+}
+
+impl StagingRes {
+    pub fn new(staging: Staging) -> Self {
+        StagingRes {
+            staging,
+            placed: None,
+        }
+    }
+
+    /// Takes the placed directory back out of `<out>` (into the run's staging, then gone).
+    fn unplace(&mut self, placed: &Placed) -> bool {
+        let run_staging = self.staging.plan().run_staging.clone();
+        let slot = run_staging.join("rolled-back");
+        let moved = std::fs::create_dir_all(&run_staging)
+            .and_then(|()| std::fs::rename(&placed.node_dir, &slot))
+            .and_then(|()| std::fs::remove_dir_all(&slot));
+        match moved {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(path = %placed.node_dir.display(), "rolling back the placed node directory: {e}");
+                false
+            }
+        }
+    }
+}
 
 impl RunResource for StagingRes {
-    fn release(&mut self, _success: bool) -> bool {
-        let report = self.0.cleanup();
+    fn release(&mut self, success: bool) -> bool {
+        let mut rolled_back = false;
+        if !success
+            && let Some(placed) = self.placed.take()
+            && !placed.replaced_existing
+        {
+            rolled_back = self.unplace(&placed);
+        }
+        let report = self.staging.cleanup();
         for p in &report.problems {
             tracing::warn!("staging cleanup: {p}");
         }
-        report.removed_run_staging && !_success
+        rolled_back || (report.removed_run_staging && !success)
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

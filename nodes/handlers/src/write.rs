@@ -48,11 +48,11 @@ pub async fn write_node(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
                     "files_written": p.files_written, "total_files": p.total_files}));
             };
             if fsync {
-                s.0.sync_files(progress).map_err(output_error)?;
+                s.staging.sync_files(progress).map_err(output_error)?;
             } else {
                 // Benchmarks on tmpfs: no durability asked for, progress all the same.
-                let total = s.0.files().len();
-                for (i, f) in s.0.files().iter().enumerate() {
+                let total = s.staging.files().len();
+                for (i, f) in s.staging.files().iter().enumerate() {
                     progress(&WriteProgress {
                         current_file: &f.rel_path,
                         files_written: i + 1,
@@ -61,7 +61,9 @@ pub async fn write_node(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
                     });
                 }
             }
-            s.0.place().map_err(output_error)
+            let placed = s.staging.place().map_err(output_error)?;
+            s.placed = Some(placed.clone());
+            Ok(placed)
         })
         .ok_or_else(|| StageError::Infra("the run has no staging directory".into()))??;
     Ok(json!({ "written": {

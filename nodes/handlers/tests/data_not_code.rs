@@ -11,9 +11,16 @@ use std::path::Path;
 
 /// Cuts the text from `from` (inclusive) to `to` (exclusive).
 fn cut(text: &str, from: &str, to: &str) -> (String, String) {
-    let a = text.find(from).unwrap_or_else(|| panic!("{from:?} not in contract"));
-    let b = a + text[a..].find(to).unwrap_or_else(|| panic!("{to:?} after {from:?}"));
-    (format!("{}{}", &text[..a], &text[b..]), text[a..b].to_owned())
+    let a = text
+        .find(from)
+        .unwrap_or_else(|| panic!("{from:?} not in contract"));
+    let b = a + text[a..]
+        .find(to)
+        .unwrap_or_else(|| panic!("{to:?} after {from:?}"));
+    (
+        format!("{}{}", &text[..a], &text[b..]),
+        text[a..b].to_owned(),
+    )
 }
 
 fn edited_contract() -> String {
@@ -62,19 +69,49 @@ async fn an_edited_contract_changes_the_pipeline_without_code() {
     let dir = tempfile::tempdir().unwrap();
     let contract = load(dir.path(), &edited_contract());
     let ids: Vec<&str> = contract.stages.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["parsing", "pre_validation", "generation", "post_validation", "writing", "compilation", "audit"]);
+    assert_eq!(
+        ids,
+        [
+            "parsing",
+            "pre_validation",
+            "generation",
+            "post_validation",
+            "writing",
+            "compilation",
+            "audit"
+        ]
+    );
 
     // A writer passes every gate, the new stage runs beside compilation.
     let out = tempfile::tempdir().unwrap();
-    let mut opts = options("EFFECT node called DatabaseWriter writes records to PostgreSQL", out.path());
+    let mut opts = options(
+        "EFFECT node called DatabaseWriter writes records to PostgreSQL",
+        out.path(),
+    );
     opts.compile = true;
     let run = run_with(&contract, opts, services()).await;
     let r = &run.result;
     assert!(r.success(), "{}", r.summary());
-    let parsing: Vec<&str> = r.stage("parsing").unwrap().gates.iter().map(|g| g.gate_id.as_str()).collect();
+    let parsing: Vec<&str> = r
+        .stage("parsing")
+        .unwrap()
+        .gates
+        .iter()
+        .map(|g| g.gate_id.as_str())
+        .collect();
     assert_eq!(parsing, ["G8"], "G7 removed");
-    let pre: Vec<&str> = r.stage("pre_validation").unwrap().gates.iter().map(|g| g.gate_id.as_str()).collect();
-    assert_eq!(pre, ["G2", "G1", "G3", "G4", "G5", "G6", "G15"], "G1/G2 reordered, G15 added");
+    let pre: Vec<&str> = r
+        .stage("pre_validation")
+        .unwrap()
+        .gates
+        .iter()
+        .map(|g| g.gate_id.as_str())
+        .collect();
+    assert_eq!(
+        pre,
+        ["G2", "G1", "G3", "G4", "G5", "G6", "G15"],
+        "G1/G2 reordered, G15 added"
+    );
     let audit = r.stage("audit").unwrap();
     assert_eq!(audit.status, StageStatus::Completed);
     assert_eq!(audit.gates[0].status, GateStatus::Pass);
@@ -88,16 +125,38 @@ async fn an_edited_contract_changes_the_pipeline_without_code() {
     assert_eq!(audit_events, ["StageStarted", "StageCompleted"]);
     // It ran while compilation was in progress (same wave), not after it.
     let seq = |t: &str| run.events.iter().find(|e| e.event_type == t).unwrap().seq;
-    let audit_done = run.events.iter().find(|e| e.stage == "audit" && e.event_type == "StageCompleted").unwrap().seq;
-    assert!(audit_done < seq("CompilationCompleted"), "audit finished before compilation did");
+    let audit_done = run
+        .events
+        .iter()
+        .find(|e| e.stage == "audit" && e.event_type == "StageCompleted")
+        .unwrap()
+        .seq;
+    assert!(
+        audit_done < seq("CompilationCompleted"),
+        "audit finished before compilation did"
+    );
     assert!(seq("WritingCompleted") < audit_done);
 
     // A non-writer is stopped by the new gate, before anything is written.
     let out = tempfile::tempdir().unwrap();
-    let run = run_with(&contract, options("EFFECT node called CacheReader reads from Redis", out.path()), services()).await;
+    let run = run_with(
+        &contract,
+        options(
+            "EFFECT node called CacheReader reads from Redis",
+            out.path(),
+        ),
+        services(),
+    )
+    .await;
     assert_eq!(run.result.failed_gate.as_deref(), Some("G15"));
-    assert_eq!(run.result.error_summary.as_deref(), Some("'cache_reader' is not a writer"));
-    assert_eq!(run.result.recovery_suggestions, ["Generate writers only in this pipeline"]);
+    assert_eq!(
+        run.result.error_summary.as_deref(),
+        Some("'cache_reader' is not a writer")
+    );
+    assert_eq!(
+        run.result.recovery_suggestions,
+        ["Generate writers only in this pipeline"]
+    );
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
 }
 
@@ -108,8 +167,15 @@ fn a_broken_edit_is_reported_with_file_line_and_column() {
     let path = dir.path().join("contract.yaml");
     std::fs::write(&path, &text).unwrap();
     let diags = onex_handlers::load_contract(&path).unwrap_err();
-    let d = diags.iter().find(|d| d.code == "ONEX100").expect("unknown handler reported");
-    let line = text.lines().position(|l| l.contains("render_node_v2")).unwrap() as u32 + 1;
+    let d = diags
+        .iter()
+        .find(|d| d.code == "ONEX100")
+        .expect("unknown handler reported");
+    let line = text
+        .lines()
+        .position(|l| l.contains("render_node_v2"))
+        .unwrap() as u32
+        + 1;
     assert_eq!(d.path, path);
     assert_eq!(d.pos.line, line);
     assert!(d.message.contains("render_node_v2"));

@@ -50,10 +50,19 @@ pub async fn run_with(
     opts: PromptOptions,
     services: Services,
 ) -> Run {
+    run_with_registry(contract, opts, services, Arc::new(onex_handlers::Registry)).await
+}
+
+pub async fn run_with_registry(
+    contract: &ExecutableContract,
+    opts: PromptOptions,
+    services: Services,
+    registry: Arc<dyn onex_engine::pipeline::HandlerRegistry>,
+) -> Run {
     let trigger = RunRequest::prompt_submitted(&opts, event_source(Component::Cli));
     let request = RunRequest::from_trigger(trigger.clone()).expect("valid trigger");
     let exec = Executor::new(
-        Arc::new(onex_handlers::Registry),
+        registry,
         Arc::new(services),
         EventCatalog::shipped(),
         event_source(Component::Orchestrator),
