@@ -128,6 +128,20 @@ pub fn confidence_score(p: &ParsedPrompt) -> f64 {
     round3(c.min(1.0))
 }
 
+/// The §3.8 band of a confidence score: `excellent` (≥ 0.9), `good` (0.7–0.9), `review`
+/// (0.5–0.7) or `weak` (< 0.5), each band including its lower bound.
+pub fn confidence_band(score: f64) -> &'static str {
+    if score >= 0.9 {
+        "excellent"
+    } else if score >= 0.7 {
+        "good"
+    } else if score >= 0.5 {
+        "review"
+    } else {
+        "weak"
+    }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -1559,6 +1573,27 @@ mod tests {
             p("EFFECT node DatabaseWriter should create records, update data, and handle errors")
                 .confidence_score
                 > p("EFFECT node DatabaseWriter").confidence_score
+        );
+    }
+
+    #[test]
+    fn confidence_bands() {
+        let bands: Vec<&str> = [1.0, 0.9, 0.899, 0.7, 0.699, 0.5, 0.499, 0.0]
+            .into_iter()
+            .map(confidence_band)
+            .collect();
+        assert_eq!(
+            bands,
+            [
+                "excellent",
+                "excellent",
+                "good",
+                "good",
+                "review",
+                "review",
+                "weak",
+                "weak"
+            ]
         );
     }
 
