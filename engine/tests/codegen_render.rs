@@ -415,12 +415,3 @@ fn invalid_identifiers_are_refused_not_rendered() {
     let err = render_node(&input, TemplatePack::builtin(), &mut |_| {}).unwrap_err();
     assert!(err.message.contains("node directory"), "{}", err.message);
 }
-
-#[test]
-#[ignore = "debug aid: ONEX_DUMP=DIR cargo test --test codegen_render dump -- --ignored"]
-fn dump() {
-    let root = std::path::PathBuf::from(std::env::var("ONEX_DUMP").expect("set ONEX_DUMP"));
-    for t in NodeType::ALL {
-        write_node(&root, &render(&default_prompt(t)));
-    }
-}

@@ -161,10 +161,24 @@ pub fn files_from_dir(dir: &Path) -> Result<Vec<RenderedFile>, String> {
     Ok(files)
 }
 
+/// A parsed Python file: its source (for excerpts) and its facts.
+struct PyFile<'f> {
+    src: &'f str,
+    facts: std::sync::Arc<pyast::ModuleFacts>,
+}
+
+impl PyFile<'_> {
+    fn facts(&self) -> &pyast::ModuleFacts {
+        &self.facts
+    }
+}
+
+/// Parses every .py file (memoised); syntax errors and non-UTF-8 files become
+/// problems, the rest is returned.
 fn parse_all<'f>(
     files: &'f [RenderedFile],
     problems: &mut Vec<Problem>,
-) -> Vec<(&'f RenderedFile, pyast::PyModule<'f>)> {
+) -> Vec<(&'f RenderedFile, PyFile<'f>)> {
     let mut out = Vec::new();
     for f in files.iter().filter(|f| is_py(f)) {
         match std::str::from_utf8(&f.bytes) {
@@ -175,8 +189,8 @@ fn parse_all<'f>(
                 excerpt: None,
                 text: format!("syntax error: not UTF-8 ({e})"),
             }),
-            Ok(src) => match pyast::parse(src) {
-                Ok(m) => out.push((f, m)),
+            Ok(src) => match pyast::analyze_cached(src) {
+                Ok(facts) => out.push((f, PyFile { src, facts })),
                 Err(e) => problems.push(Problem::at(
                     &f.rel_path,
                     src,
@@ -196,6 +210,18 @@ fn parse_all<'f>(
 /// for type `t` (read from a trial render of the pack) is in the pack's symbol table. Needs no
 /// Python.
 pub fn g4_imports_known(pack: &TemplatePack, t: NodeType) -> GateVerdict {
+    // A pack never changes once loaded: its verdict per type is computed once.
+    if let Some(hit) = pack.g4.lock().ok().and_then(|c| c.get(&t).cloned()) {
+        return hit;
+    }
+    let verdict = g4_uncached(pack, t);
+    if let Ok(mut c) = pack.g4.lock() {
+        c.insert(t, verdict.clone());
+    }
+    verdict
+}
+
+fn g4_uncached(pack: &TemplatePack, t: NodeType) -> GateVerdict {
     let table = pack.symbols();
     let trial = pack.trial_render(t);
     let files = match &trial.result {
@@ -220,7 +246,7 @@ pub fn g4_imports_known(pack: &TemplatePack, t: NodeType) -> GateVerdict {
     let mut known = BTreeSet::new();
     let mut unknown: Vec<String> = Vec::new();
     for (f, m) in &parsed {
-        for imp in pyast::facts(m).imports {
+        for imp in m.facts().imports.iter().cloned() {
             if imp.level != 0
                 || !(imp.module == "omnibase_core" || imp.module.starts_with("omnibase_core."))
             {
@@ -433,7 +459,7 @@ pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict 
         let Some((f, m)) = modules.iter().find(|(f, _)| f.rel_path == path) else {
             continue; // missing or unparsable: already reported
         };
-        let facts = pyast::facts(m);
+        let facts = m.facts();
         let top: Vec<&pyast::ClassInfo> = facts.classes.iter().collect();
         let expected_desc = match &base {
             Some(b) => format!("class {class}({b})"),
@@ -486,47 +512,6 @@ pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict 
     )
 }
 
-/// Names bound at the top level of a module (classes, functions, assignments, imports).
-fn top_level_names(m: &pyast::PyModule<'_>) -> BTreeSet<String> {
-    use ruff_python_ast::{Expr, Stmt};
-    let mut names = BTreeSet::new();
-    for stmt in &m.module.body {
-        match stmt {
-            Stmt::ClassDef(c) => {
-                names.insert(c.name.id.to_string());
-            }
-            Stmt::FunctionDef(f) => {
-                names.insert(f.name.id.to_string());
-            }
-            Stmt::Assign(a) => {
-                for t in &a.targets {
-                    if let Expr::Name(n) = t {
-                        names.insert(n.id.to_string());
-                    }
-                }
-            }
-            Stmt::AnnAssign(a) => {
-                if let Expr::Name(n) = a.target.as_ref() {
-                    names.insert(n.id.to_string());
-                }
-            }
-            Stmt::Import(i) => {
-                for a in &i.names {
-                    let bound = a.asname.as_ref().unwrap_or(&a.name).id.to_string();
-                    names.insert(bound.split('.').next().unwrap_or("").to_string());
-                }
-            }
-            Stmt::ImportFrom(i) => {
-                for a in &i.names {
-                    names.insert(a.asname.as_ref().unwrap_or(&a.name).id.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    names
-}
-
 /// Dotted module name of a generated file relative to the node directory
 /// (`v1_0_0/models/__init__.py` → `v1_0_0.models`), and whether it is a package.
 fn module_of(rel_path: &str) -> (String, bool) {
@@ -547,12 +532,12 @@ pub fn g11_imports(files: &[RenderedFile], pack: &TemplatePack) -> GateVerdict {
     let modules = parse_all(files, &mut problems);
     let mut bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (f, m) in &modules {
-        bound.insert(module_of(&f.rel_path).0, top_level_names(m));
+        bound.insert(module_of(&f.rel_path).0, m.facts().top_level.clone());
     }
     let mut count = 0usize;
     for (f, m) in &modules {
         let (this, is_pkg) = module_of(&f.rel_path);
-        for imp in pyast::facts(m).imports {
+        for imp in m.facts().imports.iter().cloned() {
             count += 1;
             let shown = imp.display();
             let mut report = |problem: String| {
@@ -692,7 +677,7 @@ pub fn g12_models(files: &[RenderedFile]) -> GateVerdict {
         let Some((f, m)) = modules.iter().find(|(f, _)| f.rel_path == file.rel_path) else {
             continue; // unparsable: reported
         };
-        let facts = pyast::facts(m);
+        let facts = m.facts();
         let Some(class) = facts
             .classes
             .iter()
@@ -729,7 +714,7 @@ pub fn g12_models(files: &[RenderedFile]) -> GateVerdict {
     }
     let mut idioms = Vec::new();
     for (f, m) in &modules {
-        for v in pyast::facts(m).v1_idioms {
+        for v in &m.facts().v1_idioms {
             idioms.push(Problem::at(
                 &f.rel_path,
                 m.src,

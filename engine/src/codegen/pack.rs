@@ -152,6 +152,10 @@ pub struct TemplatePack {
     symbols: SymbolTable,
     /// Trial renders per node type (G4, G5), computed once: the pack is immutable.
     pub(crate) trial: Mutex<HashMap<NodeType, std::sync::Arc<TrialRender>>>,
+    /// G5 results per node type (the pack is immutable, so they never change).
+    checked: Mutex<HashMap<NodeType, Result<(), Vec<String>>>>,
+    /// G4 verdicts per node type, same reason.
+    pub(crate) g4: Mutex<HashMap<NodeType, crate::codegen::gates::GateVerdict>>,
 }
 
 /// The Python files of a pack rendered for a sample prompt, or why that failed.
@@ -297,6 +301,8 @@ impl TemplatePack {
             compile_errors,
             symbols,
             trial: Mutex::new(HashMap::new()),
+            checked: Mutex::new(HashMap::new()),
+            g4: Mutex::new(HashMap::new()),
         }
     }
 
@@ -405,6 +411,17 @@ impl TemplatePack {
     /// only known variables and prints user text only through the escaping filters, and the
     /// type renders for a sample prompt. Problems name the template.
     pub fn check(&self, t: NodeType) -> Result<(), Vec<String>> {
+        if let Some(hit) = self.checked.lock().ok().and_then(|c| c.get(&t).cloned()) {
+            return hit;
+        }
+        let result = self.check_uncached(t);
+        if let Ok(mut c) = self.checked.lock() {
+            c.insert(t, result.clone());
+        }
+        result
+    }
+
+    fn check_uncached(&self, t: NodeType) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         for name in required_templates(t) {
             if !self.sources.contains_key(&name) {

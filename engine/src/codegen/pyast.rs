@@ -2,6 +2,9 @@
 //! from a module: syntax errors with line/column, imports, class definitions with their bases,
 //! annotated fields and `model_config`, and Pydantic v1 idioms.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
 use ruff_python_ast::visitor::{Visitor, walk_expr, walk_stmt};
 use ruff_python_ast::{Expr, ModModule, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
@@ -281,11 +284,79 @@ impl<'a> Visitor<'a> for Collector<'_> {
     }
 }
 
-/// Imports, classes (at any depth) and Pydantic v1 idioms of a module, in source order.
+/// Imports, classes (at any depth) and Pydantic v1 idioms of a module, in source order, and
+/// the names its top level binds.
+#[derive(Debug, Clone)]
 pub struct ModuleFacts {
     pub imports: Vec<Import>,
     pub classes: Vec<ClassInfo>,
     pub v1_idioms: Vec<V1Idiom>,
+    pub top_level: BTreeSet<String>,
+}
+
+/// Parses `src` and extracts its [`ModuleFacts`].
+pub fn analyze(src: &str) -> Result<ModuleFacts, PySyntaxError> {
+    parse(src).map(|m| facts(&m))
+}
+
+/// [`analyze`], memoised by the source text itself: the post-validation gates read the same
+/// nine files, so each is parsed once per run instead of once per gate. The memo is bounded
+/// (cleared when full): it only saves work.
+pub fn analyze_cached(src: &str) -> Result<Arc<ModuleFacts>, PySyntaxError> {
+    const MAX_ENTRIES: usize = 512;
+    type Memo = HashMap<String, Result<Arc<ModuleFacts>, PySyntaxError>>;
+    static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = memo.lock().ok().and_then(|m| m.get(src).cloned()) {
+        return hit;
+    }
+    let result = analyze(src).map(Arc::new);
+    if let Ok(mut m) = memo.lock() {
+        if m.len() >= MAX_ENTRIES {
+            m.clear();
+        }
+        m.insert(src.to_string(), result.clone());
+    }
+    result
+}
+
+fn top_level_names(module: &ModModule) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for stmt in &module.body {
+        match stmt {
+            Stmt::ClassDef(c) => {
+                names.insert(c.name.id.to_string());
+            }
+            Stmt::FunctionDef(f) => {
+                names.insert(f.name.id.to_string());
+            }
+            Stmt::Assign(a) => {
+                for t in &a.targets {
+                    if let Expr::Name(n) = t {
+                        names.insert(n.id.to_string());
+                    }
+                }
+            }
+            Stmt::AnnAssign(a) => {
+                if let Expr::Name(n) = a.target.as_ref() {
+                    names.insert(n.id.to_string());
+                }
+            }
+            Stmt::Import(i) => {
+                for a in &i.names {
+                    let bound = a.asname.as_ref().unwrap_or(&a.name).id.to_string();
+                    names.insert(bound.split('.').next().unwrap_or("").to_string());
+                }
+            }
+            Stmt::ImportFrom(i) => {
+                for a in &i.names {
+                    names.insert(a.asname.as_ref().unwrap_or(&a.name).id.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 pub fn facts(m: &PyModule<'_>) -> ModuleFacts {
@@ -302,6 +373,7 @@ pub fn facts(m: &PyModule<'_>) -> ModuleFacts {
         imports: c.imports,
         classes: c.classes,
         v1_idioms: c.v1,
+        top_level: top_level_names(&m.module),
     }
 }
 
