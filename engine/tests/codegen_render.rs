@@ -376,7 +376,8 @@ fn compute_with_no_requirement_gets_process_and_health_check() {
 
 #[test]
 fn invalid_identifiers_are_refused_not_rendered() {
-    let cases: [(&str, fn(&mut onex_engine::prompt::ParsedPrompt)); 6] = [
+    type Mutation = fn(&mut onex_engine::prompt::ParsedPrompt);
+    let cases: [(&str, Mutation); 6] = [
         ("service_name", |p| p.service_name = "Bad-Name".into()),
         ("service_name", |p| {
             p.service_name = "x\"; import os #".into()
