@@ -364,14 +364,22 @@ impl IncludeLoader {
                         .find(|e| e.key == "$ref")
                         .map_or(node.pos, |e| e.value.pos);
                     let p = ptr.clone();
+                    // `file.yaml#/pointer` names a part of a file: reported, but not followed (an
+                    // `!include` always takes the whole file).
+                    let fragment = target.contains('#');
+                    let note = if fragment {
+                        " (a `#` fragment is not followed)"
+                    } else {
+                        ""
+                    };
                     self.emit(
                         "ONEX068",
                         file,
                         ref_pos,
                         &format!("{p}/$ref"),
-                        format!("legacy `$ref: {target}` to a local file is deprecated; use `!include {target}`"),
+                        format!("legacy `$ref: {target}` to a local file is deprecated; use `!include {}`{note}", target.split('#').next().unwrap_or(&target)),
                     );
-                    if self.opts.include {
+                    if self.opts.include && !fragment {
                         return self.include(&target, ptr, file, ref_pos, key, depth, true);
                     }
                 }
@@ -578,7 +586,5 @@ fn local_ref(entries: &[yaml::YEntry]) -> Option<String> {
     if s.is_empty() || s.starts_with('#') || s.contains("://") {
         return None;
     }
-    // `file.yaml#/pointer` keeps only the file part.
-    let file = s.split('#').next().unwrap_or(s);
-    Some(file.to_string())
+    Some(s.to_string())
 }
