@@ -155,3 +155,55 @@ fn mypy_finds_no_issue_in_generated_nodes() {
         );
     }
 }
+
+fn run_probe(py: &std::path::Path, t: NodeType) -> String {
+    let pack = TemplatePack::builtin();
+    let symbols = onex_engine::codegen::pack_omnibase_imports(pack, t).unwrap();
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(onex_engine::codegen::g4_probe_script(&symbols))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn g4_live_probe_passes_with_the_pinned_release_and_warns_elsewhere() {
+    use onex_engine::codegen::compile::GateStatus;
+    use onex_engine::codegen::g4_probe_verdict;
+    let pack = TemplatePack::builtin();
+    let symbols = onex_engine::codegen::pack_omnibase_imports(pack, NodeType::Reducer).unwrap();
+    assert_eq!(symbols.len(), 4);
+    assert!(symbols.contains(&"omnibase_core.nodes.node_reducer.NodeReducer".to_string()));
+
+    // The system python3 (3.11, no omnibase_core): a warning, never a fail.
+    let out = run_probe(&python3(), NodeType::Effect);
+    let v = g4_probe_verdict(pack, NodeType::Effect, &out, "python3");
+    assert_eq!(v.status, GateStatus::Warning, "{v:?}");
+    assert_eq!(
+        v.message,
+        format!(
+            "Install omnibase-core {} into a Python ≥ 3.12 (python3) to run the generated node",
+            pack.symbols().version
+        )
+    );
+    // Garbage output (a crashed interpreter) is a warning too.
+    let v = g4_probe_verdict(pack, NodeType::Effect, "Segmentation fault", "py");
+    assert_eq!(v.status, GateStatus::Warning);
+
+    let Some(py) = py312() else {
+        skip("no Python 3.12 venv: the passing half of the G4 probe test did not run");
+        return;
+    };
+    for t in NodeType::ALL {
+        let out = run_probe(&py, t);
+        let v = g4_probe_verdict(pack, t, &out, "py312");
+        assert_eq!(v.status, GateStatus::Pass, "{t}: {v:?}");
+        assert_eq!(v.message, "4 imports known for omnibase-core 0.47.57");
+    }
+}

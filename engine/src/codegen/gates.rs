@@ -253,11 +253,7 @@ fn g4_uncached(pack: &TemplatePack, t: NodeType) -> GateVerdict {
                 continue;
             }
             let symbol = imp.display();
-            let ok = match &imp.name {
-                Some(_) => table.contains(&symbol) || table.has_module(&symbol),
-                None => table.has_module(&symbol) || table.contains(&symbol),
-            };
-            if ok {
+            if table.contains(&symbol) || table.has_module(&symbol) {
                 known.insert(symbol);
             } else if !unknown.contains(&symbol) {
                 problems.push(Problem::at(
@@ -299,6 +295,115 @@ fn g4_uncached(pack: &TemplatePack, t: NodeType) -> GateVerdict {
         ),
         json!({"symbols": known, "omnibase_core_version": table.version}),
     )
+}
+
+/// The omnibase_core names the pack's Python files import for type `t` (dotted, sorted), read
+/// from its trial render: what G4's live probe imports.
+pub fn pack_omnibase_imports(pack: &TemplatePack, t: NodeType) -> Result<Vec<String>, String> {
+    let trial = pack.trial_render(t);
+    let files = trial.result.as_ref().map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    let parsed = parse_all(files, &mut problems);
+    if let Some(p) = problems.first() {
+        return Err(format!("{}: {}", p.file, p.text));
+    }
+    let mut out = BTreeSet::new();
+    for (_, m) in &parsed {
+        for imp in &m.facts().imports {
+            if imp.level == 0
+                && (imp.module == "omnibase_core" || imp.module.starts_with("omnibase_core."))
+            {
+                out.insert(imp.display());
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Python source for G4's live probe (`gates.G4 = "probe"` or `$ONEX_PYTHON` set; one run,
+/// 15 s): imports every symbol and prints one JSON line `{"python": [major, minor],
+/// "omnibase_core": version or null, "missing": ["symbol: error", …]}`. Runs on any Python 3.
+pub fn g4_probe_script(symbols: &[String]) -> String {
+    let list = serde_json::to_string(symbols).unwrap_or_else(|_| "[]".to_string());
+    let list = crate::codegen::escape::py_str(&list);
+    format!(
+        r#"import importlib, json, sys
+symbols = json.loads({list})
+missing = []
+try:
+    import importlib.metadata as md
+    version = md.version("omnibase-core")
+except Exception:
+    version = None
+for s in symbols:
+    module, _, name = s.rpartition(".")
+    try:
+        m = importlib.import_module(module)
+        if not hasattr(m, name):
+            importlib.import_module(s)
+    except Exception as e:
+        missing.append(s + ": " + type(e).__name__ + ": " + str(e)[:200])
+print(json.dumps({{"python": list(sys.version_info[:2]), "omnibase_core": version, "missing": missing}}))
+"#
+    )
+}
+
+/// G4's verdict from the live probe's stdout: the static verdict when the interpreter is
+/// ≥ 3.12 and imported everything; otherwise a **warning** (never a fail: `onex generate` works
+/// where omnibase_core is not installed) with the §2 message. `interpreter` names the Python.
+pub fn g4_probe_verdict(
+    pack: &TemplatePack,
+    t: NodeType,
+    probe_stdout: &str,
+    interpreter: &str,
+) -> GateVerdict {
+    let static_verdict = g4_imports_known(pack, t);
+    if static_verdict.status != GateStatus::Pass {
+        return static_verdict;
+    }
+    let pin = &pack.symbols().version;
+    let parsed: Option<Value> = probe_stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l.trim()).ok());
+    let python = parsed.as_ref().and_then(|v| {
+        let p = v.get("python")?.as_array()?;
+        Some((p.first()?.as_u64()?, p.get(1)?.as_u64()?))
+    });
+    let installed = parsed
+        .as_ref()
+        .and_then(|v| v.get("omnibase_core")?.as_str().map(str::to_string));
+    let missing: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v.get("missing")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    let ok = parsed.is_some()
+        && python.is_some_and(|v| v >= (3, 12))
+        && installed.is_some()
+        && missing.is_empty();
+    let details = json!({
+        "interpreter": interpreter,
+        "python": python.map(|(a, b)| format!("{a}.{b}")),
+        "omnibase_core": installed,
+        "pinned": pin,
+        "missing": missing,
+        "probe_output": if parsed.is_none() { Some(probe_stdout.chars().take(500).collect::<String>()) } else { None },
+    });
+    if ok {
+        let mut v = static_verdict;
+        v.details = json!({"static": v.details, "probe": details});
+        return v;
+    }
+    GateVerdict {
+        status: GateStatus::Warning,
+        message: format!(
+            "Install omnibase-core {pin} into a Python ≥ 3.12 ({interpreter}) to run the generated node"
+        ),
+        details,
+    }
 }
 
 /// G5 Templates Available: the pack has every template of the type, all compile, use only known

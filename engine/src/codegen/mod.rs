@@ -22,8 +22,8 @@ pub mod render;
 pub mod yaml;
 
 pub use gates::{
-    GateVerdict, files_from_dir, g4_imports_known, g5_templates, g9_syntax, g10_naming,
-    g11_imports, g12_models,
+    GateVerdict, files_from_dir, g4_imports_known, g4_probe_script, g4_probe_verdict, g5_templates,
+    g9_syntax, g10_naming, g11_imports, g12_models, pack_omnibase_imports,
 };
 pub use pack::{PackError, SymbolTable, TemplatePack};
 pub use render::{
