@@ -15,7 +15,8 @@ What it does:
      the installed version is not the pin;
   3. adds the public names defined in (or exported by) each module the pack imports from, so a
      pack that imports a neighbour of a used symbol still passes G4 once it is verified here;
-  4. writes the sorted table.
+  4. writes the sorted table (with --check: compares it with the committed file instead and
+     exits 1 when they differ, for CI).
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def main() -> int:
     ap.add_argument(
         "--out", type=pathlib.Path, default=root / "engine/templates/omnibase_core_symbols.json"
     )
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write: exit 1 if the committed table differs from the generated one",
+    )
     args = ap.parse_args()
 
     if sys.version_info < (3, 12):
@@ -121,7 +127,15 @@ def main() -> int:
         return 1
 
     table = {"package": "omnibase-core", "version": installed, "symbols": sorted(symbols)}
-    args.out.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(table, indent=2) + "\n"
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        if current != text:
+            print(f"error: {args.out} is stale; regenerate it with {sys.argv[0]} --pin {args.pin}", file=sys.stderr)
+            return 1
+        print(f"{args.out}: up to date ({len(symbols)} symbols, omnibase-core {installed})")
+        return 0
+    args.out.write_text(text, encoding="utf-8")
     print(f"{args.out}: {len(symbols)} symbols ({len(wanted)} imported by the pack) from omnibase-core {installed}")
     return 0
 
