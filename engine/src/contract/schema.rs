@@ -86,8 +86,15 @@ pub fn self_check() -> Result<(), String> {
 /// The `x-onex-code` governing the constraint at `schema_path` (nearest declaring ancestor,
 /// following `$ref`s within the schema).
 fn code_for(raw: &Value, schema_path: &str) -> String {
+    code_and_message(raw, schema_path).0
+}
+
+/// The governing `x-onex-code` and, when the same schema object declares one, its
+/// `x-onex-message` (a readable message replacing the validator's generic wording).
+fn code_and_message<'s>(raw: &'s Value, schema_path: &str) -> (String, Option<&'s str>) {
     let mut node = raw;
     let mut code = raw.get("x-onex-code").and_then(Value::as_str);
+    let mut msg = raw.get("x-onex-message").and_then(Value::as_str);
     let segments: Vec<String> = schema_path
         .split('/')
         .skip(1)
@@ -117,9 +124,10 @@ fn code_for(raw: &Value, schema_path: &str) -> String {
         node = next;
         if let Some(c) = node.get("x-onex-code").and_then(Value::as_str) {
             code = Some(c);
+            msg = node.get("x-onex-message").and_then(Value::as_str);
         }
     }
-    code.unwrap_or("ONEX003").to_string()
+    (code.unwrap_or("ONEX003").to_string(), msg)
 }
 
 /// Validates the document against the embedded schema `name`, reporting each violated
@@ -146,9 +154,13 @@ pub fn check(ctx: &mut Ctx, name: &str) {
     for err in c.validator.iter_errors(&value) {
         let instance = err.instance_path().as_str().to_string();
         let schema_path = err.schema_path().as_str().to_string();
-        let code = code_for(&c.raw, &schema_path);
+        let (code, custom) = code_and_message(&c.raw, &schema_path);
         if seen.insert((code.clone(), instance.clone())) {
-            found.push((code, instance, message(&err)));
+            found.push((
+                code,
+                instance,
+                custom.map_or_else(|| message(&err), str::to_string),
+            ));
         }
     }
     for (code, instance, msg) in found {
