@@ -296,3 +296,34 @@ fn schema_lists_and_prints() {
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
     onex().args(["schema", "nope"]).assert().code(2);
 }
+
+#[test]
+fn graph_of_the_shipped_pipeline_shows_stages_and_gates() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../nodes/node_generation_orchestrator_orchestrator/v1_0_0/contract.yaml");
+    if !p.is_file() {
+        return;
+    }
+    let out = onex()
+        .arg("graph")
+        .arg(&p)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("subgraph pre_validation"), "{text}");
+    assert!(text.contains("BLOCKING"), "{text}");
+    let json = onex()
+        .args(["validate", "--format", "json"])
+        .arg(&p)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["files"][0]["dialect"], "X");
+    assert_eq!(v["files"][0]["status"], "ok");
+}

@@ -124,3 +124,62 @@ fn non_utf8_file_is_onex001() {
         (2, 19)
     );
 }
+
+#[test]
+fn file_over_10_mib_is_onex001() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("contract.yaml");
+    let mut text = String::from(HEAD);
+    text.push_str(&format!("# {}\n", "x".repeat(10 * 1024 * 1024)));
+    std::fs::write(&p, text).unwrap();
+    let r = validate_file(&p, &ValidateOptions::default(), None);
+    assert_eq!(r.diagnostics.len(), 1);
+    assert_eq!(r.diagnostics[0].code, "ONEX001");
+    assert!(r.diagnostics[0].message.contains("10 MiB"));
+}
+
+#[test]
+fn non_utf8_or_directory_include_target_is_onex081() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("_bin.yaml"), b"a: \xff\n").unwrap();
+    std::fs::write(
+        dir.path().join("contract.yaml"),
+        format!("{HEAD}a: !include _bin.yaml\nb: !include sub\n"),
+    )
+    .unwrap();
+    let r = validate_file(
+        &dir.path().join("contract.yaml"),
+        &ValidateOptions::default(),
+        None,
+    );
+    let lines: Vec<(u32, &str)> = r
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "ONEX081")
+        .map(|d| (d.pos.line, d.message.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{:?}", r.diagnostics);
+    assert!(lines[0].1.contains("UTF-8") && lines[0].0 == 4);
+    assert!(lines[1].1.contains("not a regular file") && lines[1].0 == 5);
+}
+
+#[test]
+fn same_fragment_included_twice_is_not_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("_f.yaml"), "x: 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("contract.yaml"),
+        format!("{HEAD}a: !include _f.yaml\nb: !include _f.yaml\n"),
+    )
+    .unwrap();
+    let r = validate_file(
+        &dir.path().join("contract.yaml"),
+        &ValidateOptions::default(),
+        None,
+    );
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let doc = r.doc.unwrap();
+    assert_eq!(doc.value["a"], doc.value["b"]);
+    assert!(doc.locate("/b/x").path.ends_with("_f.yaml"));
+}
