@@ -438,6 +438,36 @@ async fn survives_broker_restart(backend: Backend) {
     c.close().await.unwrap();
 }
 
+async fn observe_from_position(backend: Backend) {
+    let Some(t) = TestBus::new(backend, "from_pos").await else {
+        return;
+    };
+    let topics = vec![t.bus.topic("GenerationProgress").unwrap()];
+    let run = Uuid::now_v7();
+    let mut positions = Vec::new();
+    for seq in 1..=5 {
+        positions.push(t.bus.publish(&progress(run, seq, 1)).await.unwrap());
+    }
+    // Same key, same partition: positions are increasing.
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    let from = ObserveFrom::Positions(vec![positions[2].clone()]);
+    let mut obs = t.bus.observe(&topics, from).await.unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 3 {
+        match obs.next(LONG).await.unwrap() {
+            Some(o) => seqs.push(o.envelope.seq),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, [3, 4, 5], "observe from a position is inclusive");
+    assert!(
+        obs.next(Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 macro_rules! conformance {
     ($($module:ident => $backend:expr),* $(,)?) => {$(
         mod $module {
@@ -462,6 +492,8 @@ macro_rules! conformance {
             async fn observe_run_exactly_once_by_seq() { super::observe_run_exactly_once_by_seq($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn run_state_round_trip() { super::run_state_round_trip($backend).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn observe_from_position() { super::observe_from_position($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn survives_broker_restart() { super::survives_broker_restart($backend).await }
         }

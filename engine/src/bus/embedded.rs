@@ -70,6 +70,23 @@ fn open_conn(path: &Path) -> Result<Connection, BusError> {
     // WAL: readers never block the writer and several processes share the file. NORMAL sync:
     // a committed transaction survives a process crash (it is in the WAL); only a power loss
     // can drop the last commits.
+    // Several processes may create the file at once; switching to WAL needs a moment of
+    // exclusive access, so a busy answer is retried (busy_timeout does not cover every case).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match setup(&conn) {
+            Ok(()) => return Ok(conn),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(unreachable(path, e)),
+        }
+    }
+}
+
+fn setup(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
          PRAGMA synchronous=NORMAL;
@@ -91,8 +108,6 @@ fn open_conn(path: &Path) -> Result<Connection, BusError> {
          CREATE TABLE IF NOT EXISTS runs (
              correlation_id TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;",
     )
-    .map_err(|e| unreachable(path, e))?;
-    Ok(conn)
 }
 
 /// Run `f` on the connection in the blocking pool (SQLite may wait on another process's lock).
