@@ -105,6 +105,15 @@ fn corpus_findings_of_spec_section_12() {
         None,
     );
     assert_eq!(r.dialect.unwrap().as_str(), "D");
+    // `#magic___^_^___line` inside a folded scalar is text, not a comment.
+    let desc = r.doc.as_ref().unwrap().value["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        desc.trim_end().ends_with("contract. #magic___^_^___line"),
+        "{desc:?}"
+    );
     assert!(
         r.diagnostics
             .iter()

@@ -167,7 +167,6 @@ pub fn sarif(report: &Report) -> Value {
                 "name": r.code,
                 "shortDescription": {"text": r.summary},
                 "help": {"text": r.help},
-                "helpUri": format!("docs/rules.md#{}", r.code.to_ascii_lowercase()),
                 "defaultConfiguration": {"level": level(r.severity)},
             })
         })
@@ -198,7 +197,6 @@ pub fn sarif(report: &Report) -> Value {
             "tool": {"driver": {
                 "name": "onex validate",
                 "version": crate::ENGINE_VERSION,
-                "informationUri": "https://github.com/onex/onex",
                 "rules": rules,
             }},
             "results": results,
