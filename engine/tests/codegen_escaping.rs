@@ -182,3 +182,73 @@ fn adversarial_python_compiles_with_a_real_interpreter() {
         );
     }
 }
+
+mod in_process {
+    //! The same round trip for arbitrary Unicode text, evaluated by the in-process parser (the
+    //! string value ruff reads from a literal is what Python reads).
+
+    use super::*;
+    use proptest::prelude::*;
+    use ruff_python_ast::{Expr, Stmt};
+
+    fn literal(e: &Expr) -> Option<String> {
+        match e {
+            Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
+            _ => None,
+        }
+    }
+
+    /// DESCRIPTION, REQUIREMENTS and the class docstring of node.py, as Python reads them.
+    fn read_back(src: &str) -> (String, Vec<String>, String) {
+        let parsed = ruff_python_parser::parse_module(src).expect("node.py parses");
+        let module = parsed.into_syntax();
+        let (mut desc, mut reqs, mut doc) = (None, None, None);
+        for stmt in &module.body {
+            match stmt {
+                Stmt::Assign(a) => {
+                    if matches!(&a.targets[0], Expr::Name(n) if n.id.as_str() == "DESCRIPTION") {
+                        desc = literal(&a.value);
+                    }
+                }
+                Stmt::AnnAssign(a) => {
+                    if matches!(a.target.as_ref(), Expr::Name(n) if n.id.as_str() == "REQUIREMENTS")
+                        && let Some(Expr::Tuple(t)) = a.value.as_deref()
+                    {
+                        reqs = Some(t.elts.iter().filter_map(literal).collect());
+                    }
+                }
+                Stmt::ClassDef(c) => {
+                    if let Some(Stmt::Expr(e)) = c.body.first() {
+                        doc = literal(&e.value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (desc.unwrap(), reqs.unwrap(), doc.unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn arbitrary_text_round_trips_and_passes_g9_to_g12(
+            description in any::<String>(),
+            reqs in prop::collection::vec(any::<String>(), 0..4),
+        ) {
+            let refs: Vec<&str> = reqs.iter().map(String::as_str).collect();
+            let mut p = prompt(NodeType::Orchestrator, &refs, &[]);
+            p.description = description.clone();
+            let node = render(&p);
+            let g9 = g9_syntax(&node.files, &|_, _| Vec::new());
+            prop_assert_eq!(g9.status, GateStatus::Pass, "{:?}", g9);
+            prop_assert!(g10_naming(&node.files, &p).is_pass());
+            prop_assert!(g11_imports(&node.files, TemplatePack::builtin()).is_pass());
+            prop_assert!(g12_models(&node.files).is_pass());
+            let (d, r, doc) = read_back(&text(&node, "v1_0_0/node.py"));
+            prop_assert_eq!(&d, &description);
+            prop_assert_eq!(&doc, &description);
+            prop_assert_eq!(&r, &reqs);
+        }
+    }
+}
