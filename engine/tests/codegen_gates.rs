@@ -484,6 +484,35 @@ fn raw_user_text_is_a_render_error_even_past_the_lint() {
 }
 
 #[test]
+fn printing_a_list_or_none_is_a_render_error() {
+    for bad in [
+        "# {{ actions }}\n",
+        "# {{ none }}\n",
+        "# {{ actions[0] }}\n",
+    ] {
+        let (_tmp, pack) = pack_with("enums_init.py.j2", |s| Some(s + bad));
+        let p = default_prompt(NodeType::Effect);
+        let input = RenderInput {
+            parsed: &p,
+            correlation_id: CORRELATION.parse().unwrap(),
+            run_started_at: started_at(),
+            engine_version: "0.1.0",
+        };
+        let err = render_node(&input, &pack, &mut |_| {}).unwrap_err();
+        assert_eq!(err.code, RenderErrorCode::TemplateRenderError, "{bad}");
+        assert!(
+            err.message.contains("printed directly"),
+            "{bad}: {}",
+            err.message
+        );
+        assert_eq!(
+            g5_templates(&pack, NodeType::Effect).status,
+            GateStatus::Fail
+        );
+    }
+}
+
+#[test]
 fn undefined_variable_is_a_render_error_not_left_in_output() {
     let (_tmp, pack) = pack_with("enums_init.py.j2", |s| Some(s + "{{ actions[0].nope }}\n"));
     let p = default_prompt(NodeType::Effect);

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
+use minijinja::value::ValueKind;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 use serde::Deserialize;
 
@@ -272,6 +273,20 @@ fn new_environment() -> Environment<'static> {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 "user text printed without py_str, py_doc or py_comment",
+            ));
+        }
+        // Lists, maps, none and booleans would print as minijinja reprs (`[1, 2]`, `none`,
+        // `true`), never as Python syntax (§4.7): loop over lists, test booleans with `if`.
+        if matches!(
+            value.kind(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::None | ValueKind::Bool
+        ) {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "a {} is printed directly; write Python syntax (loop over lists, `if` on booleans)",
+                    value.kind()
+                ),
             ));
         }
         minijinja::escape_formatter(out, state, value)
