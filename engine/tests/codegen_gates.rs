@@ -163,6 +163,17 @@ fn g10_fails_on_wrong_class_name_or_base() {
         "v1_0_0/node.py: expected class NodePostgresWriterEffect(NodeEffect), found class NodePostgresWriterEffect(NodeCompute)"
     );
 
+    // With a helper class first, the message still names the node class that was meant.
+    let files = edited(
+        NODE_PY,
+        "class NodePostgresWriterEffect(NodeEffect):",
+        "class Helper:\n    pass\n\n\nclass NodePostgresWriterEfect(NodeEffect):",
+    );
+    assert_eq!(
+        g10_naming(&files, &p).message,
+        "v1_0_0/node.py: expected class NodePostgresWriterEffect(NodeEffect), found class NodePostgresWriterEfect(NodeEffect)"
+    );
+
     let files = edited(
         OUTPUT_PY,
         "class ModelPostgresWriterOutput(",

@@ -589,11 +589,19 @@ pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict 
                 }
             }
             None => {
-                let found = top
-                    .first()
+                // Show the class that most likely was meant: one with the expected base, else
+                // the first class of the file.
+                let likely = base
+                    .as_ref()
+                    .and_then(|b| {
+                        top.iter()
+                            .find(|c| c.bases.iter().any(|x| base_matches(x, b)))
+                    })
+                    .or(top.first());
+                let found = likely
                     .map(|c| format!("class {}({})", c.name, c.bases.join(", ")))
                     .unwrap_or_else(|| "no class".to_string());
-                let (line, column) = top.first().map_or((1, 1), |c| (c.line, c.column));
+                let (line, column) = likely.map_or((1, 1), |c| (c.line, c.column));
                 problems.push(Problem::at(
                     &f.rel_path,
                     m.src,
