@@ -183,3 +183,75 @@ fn same_fragment_included_twice_is_not_a_cycle() {
     assert_eq!(doc.value["a"], doc.value["b"]);
     assert!(doc.locate("/b/x").path.ends_with("_f.yaml"));
 }
+
+#[test]
+fn random_include_graphs_never_panic_and_cycles_are_found() {
+    use proptest::prelude::*;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    // Up to 6 fragments, each including up to 3 others (by index).
+    let strategy = prop::collection::vec(prop::collection::vec(0usize..6, 0..3), 1..6);
+    runner
+        .run(&strategy, |edges| {
+            let dir = tempfile::tempdir().unwrap();
+            let n = edges.len();
+            for (i, outs) in edges.iter().enumerate() {
+                let mut text = format!("id: {i}\n");
+                for (k, j) in outs.iter().enumerate() {
+                    text.push_str(&format!("inc{k}: !include _{}.yaml\n", j % n));
+                }
+                std::fs::write(dir.path().join(format!("_{i}.yaml")), text).unwrap();
+            }
+            std::fs::write(
+                dir.path().join("contract.yaml"),
+                format!("{HEAD}root: !include _0.yaml\n"),
+            )
+            .unwrap();
+            let r = validate_file(
+                &dir.path().join("contract.yaml"),
+                &ValidateOptions::default(),
+                None,
+            );
+            // Is a cycle reachable from fragment 0?
+            fn reach(edges: &[Vec<usize>], at: usize, stack: &mut Vec<usize>) -> bool {
+                if stack.contains(&at) {
+                    return true;
+                }
+                stack.push(at);
+                let n = edges.len();
+                let found = edges[at].iter().any(|j| reach(edges, j % n, stack));
+                stack.pop();
+                found
+            }
+            let cyclic = reach(&edges, 0, &mut Vec::new());
+            prop_assert_eq!(r.has("ONEX082"), cyclic, "{:?} {:?}", edges, r.diagnostics);
+            prop_assert!(
+                r.diagnostics.iter().all(|d| d.code == "ONEX082"),
+                "{:?}",
+                r.diagnostics
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_symlinked_top_level_file_includes_relative_to_where_it_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(
+        b.join("real.yaml"),
+        format!("{HEAD}part: !include _frag.yaml\n"),
+    )
+    .unwrap();
+    std::fs::write(a.join("_frag.yaml"), "x: 1\n").unwrap();
+    std::os::unix::fs::symlink(b.join("real.yaml"), a.join("contract.yaml")).unwrap();
+    let r = validate_file(&a.join("contract.yaml"), &ValidateOptions::default(), None);
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(r.doc.unwrap().value["part"]["x"], 1);
+}

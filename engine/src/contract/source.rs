@@ -430,12 +430,17 @@ impl IncludeLoader {
             );
             return Value::Null;
         }
-        let including_dir = self
-            .chain
-            .last()
-            .and_then(|f| f.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        // The top-level file's includes resolve against the directory it was named in (even when
+        // the file itself is a symlink); an included file's against its real location.
+        let including_dir = if self.chain.len() <= 1 {
+            self.base.clone()
+        } else {
+            self.chain
+                .last()
+                .and_then(|f| f.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
         let target = including_dir.join(rel);
         let canon = match std::fs::canonicalize(&target) {
             Ok(c) => c,
