@@ -448,7 +448,8 @@ pub fn g9_syntax(
     yaml_check: &dyn Fn(&str, &[u8]) -> Vec<String>,
 ) -> GateVerdict {
     let mut problems = Vec::new();
-    let parsed = parse_all(files, &mut problems);
+    // Only the syntax problems matter here (the parsed facts are memoised for G10–G12).
+    parse_all(files, &mut problems);
     let n_py = files.iter().filter(|f| is_py(f)).count();
     let mut n_yaml = 0;
     for f in files.iter().filter(|f| is_yaml(f)) {
@@ -470,7 +471,6 @@ pub fn g9_syntax(
             problems.push(problem);
         }
     }
-    drop(parsed);
     if let Some(p) = problems.first() {
         let message = match (p.line, p.column) {
             (Some(l), Some(c)) if p.text.starts_with("syntax error") => {
