@@ -119,6 +119,12 @@ pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
         bus_cfg.url,
         orch_group(args, config)
     );
+    let mut ready = orch.ready();
+    tokio::spawn(async move {
+        if ready.wait_for(|r| *r).await.is_ok() {
+            eprintln!("onex orchestrator: ready");
+        }
+    });
     match orch.run(shutdown).await {
         Ok(stats) => {
             eprintln!(

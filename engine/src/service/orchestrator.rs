@@ -79,6 +79,7 @@ pub struct Orchestrator {
     contract: Arc<ExecutableContract>,
     opts: OrchestratorOptions,
     instance: String,
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl Orchestrator {
@@ -96,11 +97,18 @@ impl Orchestrator {
             contract,
             opts,
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
+            ready: tokio::sync::watch::channel(false).0,
         })
     }
 
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// Becomes true once this orchestrator takes part in its group's work (Kafka: partitions
+    /// assigned).
+    pub fn ready(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.ready.subscribe()
     }
 
     /// Topics of the contract's triggers.
@@ -117,6 +125,14 @@ impl Orchestrator {
     pub async fn run(self: &Arc<Self>, shutdown: CancellationToken) -> Result<Stats, BusError> {
         let topics = self.trigger_topics()?;
         let mut consumer = self.bus.subscribe(&self.opts.group, &topics).await?;
+        match consumer.wait_ready(Duration::from_secs(60)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("no share of the group's work after 60 s; consuming anyway")
+            }
+            Err(e) => return Err(e),
+        }
+        self.ready.send_replace(true);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Delivery, Outcome)>();
         let mut stats = Stats::default();
         let mut in_flight = 0usize;
@@ -278,7 +294,8 @@ impl Orchestrator {
                     return Outcome::Ran { success: false };
                 }
             };
-            let sink = BusSink::new(self.bus.clone());
+            let sink =
+                BusSink::new(self.bus.clone()).recording_run_state(self.instance.clone(), attempt);
             let started = Instant::now();
             let result = {
                 let run = self.executor.run(&self.contract, request, &sink);
@@ -299,17 +316,8 @@ impl Orchestrator {
             };
             match result {
                 Ok(r) => {
+                    // The sink recorded the finished run before publishing its terminal event.
                     metrics::run_finished(&r, started.elapsed());
-                    let status = if r.success() {
-                        RunStatus::Completed
-                    } else {
-                        RunStatus::Failed
-                    };
-                    let st = self.record(&trigger, status, attempt, sink.terminal());
-                    if let Err(e) = self.bus.put_run_state(&st).await {
-                        // The terminal event is out; a redelivery would run again, so say so.
-                        tracing::warn!("recording the finished run: {e}");
-                    }
                     Outcome::Ran {
                         success: r.success(),
                     }

@@ -1,6 +1,6 @@
 //! Publishing a run's events on the bus.
 
-use crate::bus::EventBus;
+use crate::bus::{EventBus, RunState, RunStatus};
 use crate::events::Envelope;
 use crate::pipeline::handler::BoxFuture;
 use crate::pipeline::run::{EventSink, SinkError};
@@ -13,6 +13,8 @@ pub struct BusSink {
     terminal: Mutex<Option<Envelope>>,
     /// Also hand each published event to a local observer (in-process display).
     tap: Option<tokio::sync::mpsc::UnboundedSender<Envelope>>,
+    /// Owner and attempt to record in the run-state record with the terminal event.
+    record: Option<(String, u32)>,
 }
 
 impl BusSink {
@@ -21,7 +23,16 @@ impl BusSink {
             bus,
             terminal: Mutex::new(None),
             tap: None,
+            record: None,
         }
+    }
+
+    /// Records the run as finished, with its terminal event, *before* that event is published:
+    /// an orchestrator that dies in between leaves a record whose terminal event a redelivery
+    /// publishes (unchanged), instead of a run that would execute a second time.
+    pub fn recording_run_state(mut self, owner: String, attempt: u32) -> Self {
+        self.record = Some((owner, attempt));
+        self
     }
 
     /// The PipelineCompleted / PipelineFailed envelope, once published.
@@ -36,13 +47,36 @@ impl BusSink {
 impl EventSink for BusSink {
     fn emit<'a>(&'a self, event: &'a Envelope) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
+            let terminal = event.stage == "pipeline" && event.event_type != "PromptSubmitted";
+            if terminal && let Some((owner, attempt)) = &self.record {
+                let state = RunState {
+                    correlation_id: event.correlation_id,
+                    status: if event.status == crate::events::EventStatus::Completed {
+                        RunStatus::Completed
+                    } else {
+                        RunStatus::Failed
+                    },
+                    terminal: Some(event.clone()),
+                    attempt: *attempt,
+                    owner: Some(owner.clone()),
+                    updated_at: Envelope::now_timestamp(),
+                };
+                self.bus
+                    .put_run_state(&state)
+                    .await
+                    .map_err(|e| SinkError {
+                        event_type: event.event_type.clone(),
+                        seq: event.seq,
+                        message: format!("recording the finished run: {e}"),
+                    })?;
+            }
             self.bus.publish(event).await.map_err(|e| SinkError {
                 event_type: event.event_type.clone(),
                 seq: event.seq,
                 message: e.to_string(),
             })?;
             crate::service::orchestrator::metrics::published(&event.event_type);
-            if event.stage == "pipeline" && event.event_type != "PromptSubmitted" {
+            if terminal {
                 *self.terminal.lock().unwrap_or_else(|p| p.into_inner()) = Some(event.clone());
             }
             if let Some(tap) = &self.tap {
