@@ -211,3 +211,52 @@ fn level(s: Severity) -> &'static str {
         Severity::Info => "note",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::contract::validate::{ValidateOptions, validate_str};
+
+    fn report(text: &str) -> Report {
+        Report {
+            files: vec![validate_str(
+                Path::new("x/contract.yaml"),
+                text,
+                &ValidateOptions::default(),
+                None,
+            )],
+        }
+    }
+
+    #[test]
+    fn text_has_location_source_line_caret_and_help() {
+        let r = report(
+            "name: démo_node\ncontract_version: {major: 1, minor: 0, patch: 0}\nnode_type: compute\ndescriptor: {é: 1, purity: impure}\n",
+        );
+        let t = text(&r, false);
+        // Columns count characters: the caret sits under `impure` despite the two-byte `é`.
+        let want = "x/contract.yaml:4:28 warning ONEX034 descriptor.purity `impure` is not one of pure, side_effecting\n4 | descriptor: {é: 1, purity: impure}\n  |                            ^\n  = help: use one of the documented values\n";
+        assert!(t.contains(want), "{t}");
+        assert!(
+            t.ends_with("1 file(s) checked: 0 error(s), 2 warning(s)\n"),
+            "{t}"
+        );
+        assert!(!t.contains('\x1b'));
+        assert!(text(&r, true).contains("\x1b[1;33mwarning\x1b[0m"));
+    }
+
+    #[test]
+    fn github_escapes_and_levels() {
+        let r = report(
+            "contract_version: {major: 1, minor: 0, patch: 0}\nnode_type: compute\ninput_model: a.B\n",
+        );
+        let g = github(&r);
+        assert_eq!(
+            g,
+            "::notice file=x/contract.yaml,line=3,col=14,title=ONEX021::ONEX021 `input_model` class `B` does not start with `Model`\n"
+        );
+        assert_eq!(gh_escape("a:b,c%\n", true), "a%3Ab%2Cc%25%0A");
+    }
+}
