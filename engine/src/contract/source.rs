@@ -251,7 +251,7 @@ pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Loaded {
         chain: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())],
         diagnostics: Vec::new(),
     };
-    ld.push_issues(0, parsed.issues);
+    ld.push_issues(0, "", parsed.issues);
     let Some(root) = parsed.root else {
         return Loaded {
             doc: None,
@@ -299,11 +299,13 @@ impl IncludeLoader {
         }
     }
 
-    fn push_issues(&mut self, file: u32, issues: Vec<yaml::YamlIssue>) {
+    /// Attaches parse-level issues of `file`, whose root sits at pointer `prefix` of the document.
+    fn push_issues(&mut self, file: u32, prefix: &str, issues: Vec<yaml::YamlIssue>) {
         for i in issues {
             let loc = self.file_loc(file, i.pos);
+            let pointer = format!("{prefix}{}", i.pointer);
             self.diagnostics
-                .push(codes::make(i.code, &loc, "", i.message));
+                .push(codes::make(i.code, &loc, &pointer, i.message));
         }
     }
 
@@ -563,7 +565,7 @@ impl IncludeLoader {
         let new_file = u32::try_from(self.spans.files.len()).unwrap_or(u32::MAX);
         self.spans.files.push(shown);
         self.spans.sources.push(Arc::from(text.as_str()));
-        self.push_issues(new_file, parsed.issues);
+        self.push_issues(new_file, &p, parsed.issues);
         let Some(root) = parsed.root else {
             return Value::Null;
         };

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
+use super::source::escape_segment;
 use crate::diag::Pos;
 
 /// Maximum nesting of collections. Deeper documents are rejected (ONEX002): recursive
@@ -57,6 +58,9 @@ pub struct YamlIssue {
     pub code: &'static str,
     pub pos: Pos,
     pub message: String,
+    /// JSON pointer of the node concerned, relative to this file's root (`""` when unknown,
+    /// e.g. for a syntax error).
+    pub pointer: String,
 }
 
 /// Result of parsing one text: the root (None when the text is unusable or empty) and issues.
@@ -234,6 +238,7 @@ pub fn parse(text: &str, include: bool) -> Parsed {
                         column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
                     },
                     message: format!("YAML syntax error: {}", e.info()),
+                    pointer: String::new(),
                 });
                 out.issues = b.issues;
                 return out;
@@ -250,13 +255,15 @@ pub fn parse(text: &str, include: bool) -> Parsed {
                         message:
                             "more than one YAML document in the file (a contract is one document)"
                                 .into(),
+                        pointer: String::new(),
                     });
                     out.issues = b.issues;
                     return out;
                 }
             }
             other => {
-                if let Err(fatal) = b.event(other, &span) {
+                if let Err(mut fatal) = b.event(other, &span) {
+                    fatal.pointer = b.slot_ptr();
                     b.issues.push(fatal);
                     out.issues = b.issues;
                     return out;
@@ -288,6 +295,39 @@ struct Builder {
 }
 
 impl Builder {
+    /// JSON pointer of the slot the next completed node fills (relative to this file's root).
+    fn slot_ptr(&self) -> String {
+        let mut p = String::new();
+        for f in &self.stack {
+            match f {
+                Frame::Seq { items, .. } => {
+                    p.push('/');
+                    p.push_str(&items.len().to_string());
+                }
+                Frame::Map {
+                    pending: Some((k, _, _)),
+                    ..
+                } => {
+                    p.push('/');
+                    p.push_str(&escape_segment(k));
+                }
+                // A key being read: its mapping is the closest node with a pointer.
+                Frame::Map { pending: None, .. } => {}
+            }
+        }
+        p
+    }
+
+    /// Gives the issues pushed since `before` the pointer of the current slot.
+    fn point_new_issues(&mut self, before: usize) {
+        if self.issues.len() > before {
+            let p = self.slot_ptr();
+            for i in &mut self.issues[before..] {
+                i.pointer.clone_from(&p);
+            }
+        }
+    }
+
     fn charge(&mut self, n: usize, pos: Pos) -> Result<(), YamlIssue> {
         self.budget = self.budget.saturating_add(n);
         if self.budget > MAX_NODES {
@@ -295,6 +335,7 @@ impl Builder {
                 code: "ONEX002",
                 pos,
                 message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
+                pointer: String::new(),
             });
         }
         Ok(())
@@ -305,12 +346,16 @@ impl Builder {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.charge(1, pos)?;
+                let before = self.issues.len();
                 let kind = self.scalar_kind(&text, style, tag.as_deref(), pos);
+                self.point_new_issues(before);
                 self.finish(YNode { kind, pos, size: 1 }, anchor)
             }
             Event::SequenceStart(anchor, tag) => {
                 self.charge(1, pos)?;
+                let before = self.issues.len();
                 self.collection_tag(tag.as_deref(), "seq", pos);
+                self.point_new_issues(before);
                 self.open(
                     Frame::Seq {
                         items: Vec::new(),
@@ -323,7 +368,9 @@ impl Builder {
             }
             Event::MappingStart(anchor, tag) => {
                 self.charge(1, pos)?;
+                let before = self.issues.len();
                 self.collection_tag(tag.as_deref(), "map", pos);
+                self.point_new_issues(before);
                 self.open(
                     Frame::Map {
                         entries: Vec::new(),
@@ -342,6 +389,7 @@ impl Builder {
                         code: "ONEX002",
                         pos,
                         message: "unbalanced collection end".into(),
+                        pointer: String::new(),
                     });
                 };
                 let (node, anchor) = match frame {
@@ -381,6 +429,7 @@ impl Builder {
                         code: "ONEX002",
                         pos,
                         message: "alias to an unknown anchor".into(),
+                        pointer: String::new(),
                     });
                 };
                 let size = node.size;
@@ -400,6 +449,7 @@ impl Builder {
                 code: "ONEX002",
                 pos,
                 message: format!("collections nested deeper than {MAX_DEPTH} levels"),
+                pointer: String::new(),
             });
         }
         self.stack.push(frame);
@@ -417,6 +467,7 @@ impl Builder {
                     "tag !!{s} cannot apply to a {}",
                     if own == "map" { "mapping" } else { "sequence" }
                 ),
+                pointer: String::new(),
             }),
             TagUse::Include if self.include => self.issues.push(YamlIssue {
                 code: "ONEX085",
@@ -425,6 +476,7 @@ impl Builder {
                     "the !include argument must be a plain string scalar, not a {}",
                     if own == "map" { "mapping" } else { "sequence" }
                 ),
+                pointer: String::new(),
             }),
             TagUse::Include => self.issues.push(unknown_tag("!include", pos)),
             TagUse::Unknown(t) => self.issues.push(unknown_tag(&t, pos)),
@@ -455,6 +507,7 @@ impl Builder {
                         code: "ONEX085",
                         pos,
                         message: "the !include argument is empty".into(),
+                        pointer: String::new(),
                     });
                     YKind::Null
                 } else {
@@ -486,6 +539,7 @@ impl Builder {
                             code: "ONEX002",
                             pos,
                             message: format!("value {text:?} is not a valid !!{suffix}"),
+                            pointer: String::new(),
                         });
                         YKind::Str(text.to_string())
                     }
@@ -507,6 +561,7 @@ impl Builder {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
+        let slot = self.slot_ptr();
         let Some(top) = self.stack.last_mut() else {
             self.root = Some(node);
             return Ok(());
@@ -540,6 +595,7 @@ impl Builder {
                                 }
                                 None => format!("duplicate key `{key}`"),
                             },
+                            pointer: format!("{slot}/{}", escape_segment(&key)),
                         });
                     }
                     *pending = Some((key, node.pos, dup));
@@ -570,6 +626,7 @@ fn unknown_tag(tag: &str, pos: Pos) -> YamlIssue {
         code: "ONEX002",
         pos,
         message: format!("unknown tag {tag}{extra}"),
+        pointer: String::new(),
     }
 }
 
