@@ -255,3 +255,18 @@ fn a_symlinked_top_level_file_includes_relative_to_where_it_is_named() {
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     assert_eq!(r.doc.unwrap().value["part"]["x"], 1);
 }
+
+#[test]
+fn a_fifo_is_onex001_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("contract.yaml");
+    let status = std::process::Command::new("mkfifo").arg(&p).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable: skipped");
+        return;
+    }
+    let r = validate_file(&p, &ValidateOptions::default(), None);
+    assert_eq!(r.diagnostics.len(), 1);
+    assert_eq!(r.diagnostics[0].code, "ONEX001");
+    assert!(r.diagnostics[0].message.contains("regular file"));
+}

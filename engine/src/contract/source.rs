@@ -183,6 +183,8 @@ pub fn load_file(path: &Path, opts: LoadOptions) -> Loaded {
             ));
         }
         Ok(m) if m.is_dir() => return fail("is a directory, not a file".into()),
+        // A FIFO or device would block or never end: only regular files are read.
+        Ok(m) if !m.is_file() => return fail("is not a regular file".into()),
         Ok(_) => {}
         Err(e) => return fail(format!("cannot read file: {e}")),
     }
