@@ -448,6 +448,21 @@ fn g5_fails_on_template_syntax_error_unknown_variable_and_raw_user_text() {
     );
     assert!(!pack.has_template("model_output.py.j2"));
 
+    // A broken node template of another type does not fail this type.
+    let (_tmp, pack) = pack_with("node_reducer.py.j2", |s| Some(s + "{% if %}"));
+    assert_eq!(
+        g5_templates(&pack, NodeType::Reducer).message,
+        "Pack lacks or cannot compile: node_reducer.py.j2"
+    );
+    assert!(g5_templates(&pack, NodeType::Effect).is_pass());
+
+    // A render failure is reported under the template's name.
+    let (_tmp, pack) = pack_with("_node_base.py.j2", |s| Some(s + "{{ actions[5].name }}\n"));
+    assert_eq!(
+        g5_templates(&pack, NodeType::Compute).message,
+        "Pack lacks or cannot compile: node_compute.py.j2"
+    );
+
     let (_tmp, pack) = pack_with("model_output.py.j2", |s| Some(s + "# {{ outptu_model }}\n"));
     let v = g5_templates(&pack, NodeType::Compute);
     assert_eq!(v.status, GateStatus::Fail);

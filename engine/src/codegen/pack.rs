@@ -437,6 +437,12 @@ impl TemplatePack {
     }
 
     fn check_uncached(&self, t: NodeType) -> Result<(), Vec<String>> {
+        // The templates that matter for `t`: all but the node.py templates of the other types
+        // (a pack may be broken for REDUCER and still serve EFFECT).
+        let own_node = node_template(t);
+        let relevant = |name: &str| {
+            name == own_node || !NodeType::ALL.iter().any(|o| node_template(*o) == name)
+        };
         let mut problems = Vec::new();
         for name in required_templates(t) {
             if !self.sources.contains_key(&name) {
@@ -444,14 +450,18 @@ impl TemplatePack {
             }
         }
         for (name, e) in &self.compile_errors {
-            problems.push(format!("{name}: {e}"));
+            if relevant(name) {
+                problems.push(format!("{name}: {e}"));
+            }
         }
         let known: BTreeSet<&str> = KNOWN_VARIABLES.iter().copied().collect();
-        for name in self.sources.keys() {
-            if self.compile_errors.contains_key(name) {
+        for (name, src) in &self.sources {
+            if !relevant(name) {
                 continue;
             }
-            if let Ok(tpl) = self.env.get_template(name) {
+            if !self.compile_errors.contains_key(name)
+                && let Ok(tpl) = self.env.get_template(name)
+            {
                 let mut unknown: Vec<String> = tpl
                     .undeclared_variables(false)
                     .into_iter()
@@ -462,8 +472,6 @@ impl TemplatePack {
                     problems.push(format!("{name}: unknown variables {}", unknown.join(", ")));
                 }
             }
-        }
-        for (name, src) in &self.sources {
             for p in lint_template(src) {
                 problems.push(format!("{name}: {p}"));
             }
@@ -471,11 +479,15 @@ impl TemplatePack {
         if problems.is_empty()
             && let Err(e) = &self.trial_render(t).result
         {
-            problems.push(format!(
-                "{}: {}",
-                e.failed_file.as_deref().unwrap_or("?"),
-                e.message
-            ));
+            // Render errors read "template NAME: …": report them under the template's name.
+            let template = e
+                .message
+                .strip_prefix("template ")
+                .and_then(|m| m.split_once(':'))
+                .map(|(name, _)| name.to_string())
+                .or_else(|| e.failed_file.clone())
+                .unwrap_or_else(|| "?".to_string());
+            problems.push(format!("{template}: {}", e.message));
         }
         if problems.is_empty() {
             Ok(())
