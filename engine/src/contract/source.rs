@@ -188,8 +188,10 @@ pub fn load_file(path: &Path, opts: LoadOptions) -> Loaded {
         Ok(_) => {}
         Err(e) => return fail(format!("cannot read file: {e}")),
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    // Bounded read: a file that grows after the size check still cannot exceed the limit.
+    let bytes = match read_bounded(path, MAX_FILE_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return fail("file is larger than the 10 MiB limit".into()),
         Err(e) => return fail(format!("cannot read file: {e}")),
     };
     match String::from_utf8(bytes) {
@@ -219,6 +221,16 @@ pub fn load_file(path: &Path, opts: LoadOptions) -> Loaded {
             }
         }
     }
+}
+
+/// Reads at most `limit` bytes; `None` when the file is longer.
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut buf)?;
+    Ok((buf.len() as u64 <= limit).then_some(buf))
 }
 
 fn pos_at_byte(bytes: &[u8], off: usize) -> Pos {
@@ -531,7 +543,21 @@ impl IncludeLoader {
                 return Value::Null;
             }
         }
-        let text = match std::fs::read(&canon).map(String::from_utf8) {
+        let bytes = match read_bounded(&canon, MAX_INCLUDE_BYTES) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => {
+                self.emit(
+                    "ONEX084",
+                    file,
+                    pos,
+                    &p,
+                    format!("included file `{arg}` is larger than the 1 MiB limit"),
+                );
+                return Value::Null;
+            }
+            Err(e) => Err(e),
+        };
+        let text = match bytes.map(String::from_utf8) {
             Ok(Ok(t)) => t,
             Ok(Err(_)) => {
                 self.emit(
