@@ -199,6 +199,8 @@ pub fn sarif(report: &Report) -> Value {
                 "version": crate::ENGINE_VERSION,
                 "rules": rules,
             }},
+            // Our columns count characters (Unicode scalar values), not UTF-16 units.
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }],
     })
