@@ -7,14 +7,13 @@
 use super::busctl;
 use super::generate::{GenerateArgs, load_pipeline, prompt_options, run_direct, services};
 use crate::progress::{Display, Style};
-use onex_engine::bus::order::{Ordered, RunOrderer};
-use onex_engine::bus::{ObserveFrom, Role};
+use onex_engine::bus::Role;
 use onex_engine::config::{CliMode, Config};
 use onex_engine::events::Component;
 use onex_engine::pipeline::RunRequest;
-use onex_engine::pipeline::replay;
 use onex_engine::pipeline::run::event_source;
 use onex_engine::service::{OrchestratorOptions, presence};
+use onex_handlers::cli_adapter::{CliAdapter, Followed, Progress};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -83,27 +82,31 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let topics = busctl::run_topics(bus.as_ref());
-    let mut observer = match bus.observe(&topics, ObserveFrom::End).await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("onex generate: observing the run's topics: {e}");
-            return ExitCode::from(if e.is_unreachable() {
-                busctl::EXIT_UNREACHABLE
-            } else {
-                1
-            });
-        }
-    };
-    if let Err(e) = bus.publish(&trigger).await {
-        eprintln!("onex generate: publishing PromptSubmitted: {e}");
-        return ExitCode::from(if e.is_unreachable() {
+    let adapter = CliAdapter::new(
+        bus.clone(),
+        contract.stages.iter().map(|s| s.id.clone()).collect(),
+    );
+    let unreachable_or = |e: &onex_engine::bus::BusError| {
+        ExitCode::from(if e.is_unreachable() {
             busctl::EXIT_UNREACHABLE
         } else {
             1
-        });
+        })
+    };
+    let mut observer = match adapter.subscribe().await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("onex generate: observing the run's topics: {e}");
+            return unreachable_or(&e);
+        }
+    };
+    match adapter.publish(&trigger).await {
+        Ok(took) => tracing::debug!(?took, "PromptSubmitted published"),
+        Err(e) => {
+            eprintln!("onex generate: publishing PromptSubmitted: {e}");
+            return unreachable_or(&e);
+        }
     }
-    let stage_ids: Vec<String> = contract.stages.iter().map(|s| s.id.clone()).collect();
     let local_run = local.map(|_| {
         let orch = busctl::orchestrator(
             bus.clone(),
@@ -122,50 +125,22 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
             args.timeout
                 .unwrap_or(run_timeout + config.run.wait_grace_s),
         );
-    let mut orderer = RunOrderer::default();
-    let mut events = Vec::new();
-    let mut terminal = false;
-    while !terminal {
-        let now = Instant::now();
-        if now >= deadline {
-            eprintln!("onex generate: stopped waiting; the run goes on. correlation id {cid}");
-            eprintln!("  follow it with: onex status {cid}");
-            return ExitCode::from(EXIT_WAIT_TIMEOUT);
-        }
-        let wait = (deadline - now).min(Duration::from_millis(200));
-        let released = match observer.next(wait).await {
-            Ok(Some(o)) if o.envelope.correlation_id == cid => orderer.push(o.envelope),
-            Ok(_) => orderer.flush_gaps(Instant::now()),
-            Err(e) => {
-                eprintln!("onex generate: reading events: {e}");
-                return ExitCode::from(if e.is_unreachable() {
-                    busctl::EXIT_UNREACHABLE
-                } else {
-                    1
-                });
+    let followed = adapter
+        .follow(&mut observer, cid, deadline, |p| match p {
+            Progress::Event(e) => display.event(e),
+            Progress::Gap { from, to } => {
+                eprintln!(
+                    "onex generate: events seq {from}..{to} did not arrive; showing what came"
+                )
             }
-        };
-        for item in released {
-            match item {
-                Ordered::Event(e) => {
-                    terminal |= e.stage == "pipeline" && e.event_type != "PromptSubmitted";
-                    display.event(&e);
-                    events.push(e);
-                }
-                Ordered::Gap { from, to, .. } => {
-                    eprintln!(
-                        "onex generate: events seq {from}..{to} did not arrive; showing what came"
-                    );
-                }
-            }
-        }
-    }
+        })
+        .await;
     if let Some(handle) = local_run {
-        // The terminal event is out; let the local run record its state before we exit.
+        // The terminal event is out (or we gave up); let the local run finish recording.
         let _ = handle.await;
     }
-    match replay::rebuild(&events, Some(&stage_ids)) {
-        Some(r) => {
+    match followed {
+        Ok(Followed::Finished(r)) => {
             display.result(&r);
             if r.success() {
                 ExitCode::SUCCESS
@@ -173,9 +148,14 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        None => {
-            eprintln!("onex generate: the run's events do not hold a result");
-            ExitCode::from(1)
+        Ok(Followed::TimedOut) => {
+            eprintln!("onex generate: stopped waiting; the run goes on. correlation id {cid}");
+            eprintln!("  follow it with: onex status {cid}");
+            ExitCode::from(EXIT_WAIT_TIMEOUT)
+        }
+        Err(e) => {
+            eprintln!("onex generate: following the run: {e}");
+            unreachable_or(&e)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! rendering, checks, placement, compilation); [`registry`] registers them by name. Contracts
 //! decide which handler runs where, with which gates, in which order.
 
+pub mod cli_adapter;
 mod compile;
 mod generate;
 mod parse;
