@@ -327,3 +327,28 @@ fn graph_of_the_shipped_pipeline_shows_stages_and_gates() {
     assert_eq!(v["files"][0]["dialect"], "X");
     assert_eq!(v["files"][0]["status"], "ok");
 }
+
+#[test]
+fn graph_draws_gate_dependencies_of_dialect_x() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "contract.yaml",
+        b"contract_version: {major: 1, minor: 0, patch: 0}\nnode_type: ORCHESTRATOR_GENERIC\nworkflow_coordination:\n  workflow_definition:\n    workflow_metadata: {workflow_name: w}\n    execution_graph:\n      nodes:\n        - {node_id: check, node_type: COMPUTE_GENERIC}\nonex:\n  stages:\n    - id: check\n      gates:\n        - {id: A1, name: First, type: BLOCKING}\n        - {id: A2, name: Second, type: WARNING, depends_on: [A1]}\n",
+    );
+    onex()
+        .arg("graph")
+        .arg(&p)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("subgraph check"))
+        .stdout(predicate::str::contains("check__A1 -.-> check__A2"));
+    onex()
+        .args(["graph", "--format", "dot"])
+        .arg(&p)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "\"check/A1\" -> \"check/A2\" [style=dashed];",
+        ));
+}

@@ -30,6 +30,8 @@ struct Gate {
     id: String,
     name: String,
     kind: String,
+    /// Gates of the same stage this gate waits for (`depends_on`).
+    depends_on: Vec<String>,
 }
 
 fn gates_of(root: &Value, stage: &str) -> Vec<Gate> {
@@ -60,6 +62,15 @@ fn gates_of(root: &Value, stage: &str) -> Vec<Gate> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),
+                depends_on: match g.get("depends_on") {
+                    Some(Value::Array(d)) => d
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    Some(Value::String(d)) => vec![d.clone()],
+                    _ => Vec::new(),
+                },
             })
         })
         .collect()
@@ -123,7 +134,7 @@ pub fn render(
                         label(&n.id),
                         label(&t)
                     );
-                    for gate in gates {
+                    for gate in &gates {
                         let _ = writeln!(
                             out,
                             "        {}__{}{{{{\"{} {} ({})\"}}}}",
@@ -133,6 +144,18 @@ pub fn render(
                             label(&gate.name),
                             label(&gate.kind)
                         );
+                    }
+                    for gate in &gates {
+                        for d in &gate.depends_on {
+                            let _ = writeln!(
+                                out,
+                                "        {}__{} -.-> {}__{}",
+                                ident(&n.id),
+                                ident(d),
+                                ident(&n.id),
+                                ident(&gate.id)
+                            );
+                        }
                     }
                     out.push_str("    end\n");
                 }
@@ -195,6 +218,16 @@ pub fn render(
                             label(&n.id),
                             label(&gate.id)
                         );
+                        for d in &gate.depends_on {
+                            let _ = writeln!(
+                                out,
+                                "    \"{}/{}\" -> \"{}/{}\" [style=dashed];",
+                                label(&n.id),
+                                label(d),
+                                label(&n.id),
+                                label(&gate.id)
+                            );
+                        }
                     }
                 }
             }
