@@ -72,28 +72,64 @@ fn verdict(v: codegen::GateVerdict) -> GateVerdict {
     }
 }
 
-/// G4 Critical Imports Exist: the pack imports only symbols its omnibase-core table lists; with
-/// a live probe configured, also that the interpreter can import omnibase_core (a warning only).
+/// G4 Critical Imports Exist: the pack imports only symbols its omnibase-core table lists. With
+/// a live probe configured (`gates.G4 = "probe"` or `$ONEX_PYTHON`), the interpreter also
+/// imports them (15 s): a Python older than 3.12 or without omnibase_core is a warning only.
 pub async fn imports_known(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
     let pack = resources::pack(ctx.run)?;
-    let mut v = verdict(codegen::g4_imports_known(&pack, parsed.node_type));
-    if v.status == Some(GateStatus::Pass) && ctx.run.services.probe_imports {
-        let env =
-            onex_engine::codegen::compile::PythonEnv::probe(ctx.run.services.python.as_deref())
-                .await;
-        let new_enough = env.version.is_some_and(|(ma, mi)| (ma, mi) >= (3, 12));
-        if !(new_enough && env.has_omnibase_core) {
-            let version = pack.symbols().version.clone();
-            v = GateVerdict::warning(format!(
+    let version = pack.symbols().version.clone();
+    let mut v = if ctx.run.services.probe_imports {
+        let py = ctx
+            .run
+            .services
+            .python
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("python3"));
+        let stdout = match codegen::pack_omnibase_imports(&pack, parsed.node_type) {
+            Ok(symbols) => probe(&py, &codegen::g4_probe_script(&symbols)).await,
+            Err(e) => e,
+        };
+        let v = verdict(codegen::g4_probe_verdict(
+            &pack,
+            parsed.node_type,
+            &stdout,
+            &py.display().to_string(),
+        ));
+        if v.status == Some(GateStatus::Warning) {
+            let s = format!(
                 "Install omnibase-core {version} into a Python ≥ 3.12 ({}) to run the generated node",
-                env.display_name()
-            ))
-            .code("MISSING_DEPENDENCY")
-            .details(json!({"version": version, "interpreter": env.display_name()}));
+                py.display()
+            );
+            v.suggest(vec![s])
+        } else {
+            v
         }
+    } else {
+        verdict(codegen::g4_imports_known(&pack, parsed.node_type))
+    };
+    // The suggestion templates name the pinned release.
+    if let Value::Object(d) = &mut v.details {
+        d.insert("version".into(), json!(version));
+    } else {
+        v.details = json!({ "version": version, "detail": v.details });
     }
     Ok(v)
+}
+
+/// Runs the G4 probe script; its stdout, or what went wrong (the verdict then warns).
+async fn probe(py: &Path, script: &str) -> String {
+    let run = tokio::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(std::time::Duration::from_secs(15), run).await {
+        Ok(Ok(out)) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(Err(e)) => format!("{} did not run: {e}", py.display()),
+        Err(_) => format!("{} did not answer within 15 s", py.display()),
+    }
 }
 
 /// G5 Templates Available.

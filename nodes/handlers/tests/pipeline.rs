@@ -93,3 +93,88 @@ async fn existing_node_dir_is_never_overwritten_without_force() {
         "{g6:?}"
     );
 }
+
+fn py312() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("ONEX_TEST_PY312")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/var/tmp/onex-py312/bin/python".into());
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: no Python 3.12 venv with omnibase-core (scripts/python-env.sh)");
+        None
+    }
+}
+
+#[tokio::test]
+async fn with_the_pinned_omnibase_core_every_gate_passes_and_compilation_passed() {
+    let Some(py) = py312() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let mut opts = options(
+        "Create ORCHESTRATOR node called OrderFlow that coordinates order workflow steps",
+        out.path(),
+    );
+    opts.compile = true;
+    let svc = onex_engine::pipeline::Services {
+        python: Some(py),
+        probe_imports: true,
+        ..services()
+    };
+    let run = run_with(shipped(), opts, svc).await;
+    let r = &run.result;
+    assert!(r.success(), "{}", r.summary());
+    let not_passed: Vec<_> = r
+        .stages
+        .iter()
+        .flat_map(|s| &s.gates)
+        .filter(|g| g.status != GateStatus::Pass && g.gate_id != "G8")
+        .map(|g| format!("{} {:?}: {}", g.gate_id, g.status, g.message))
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+    assert_eq!(r.compilation_status.as_deref(), Some("passed"));
+    assert!(r.compilation_passed);
+    assert_eq!(run.events.len(), 38, "38 events with compilation");
+    let compiled = run
+        .events
+        .iter()
+        .find(|e| e.event_type == "CompilationCompleted")
+        .unwrap();
+    assert_eq!(compiled.payload["import_status"], "pass");
+    assert_eq!(compiled.payload["mypy_passed"], true);
+}
+
+#[tokio::test]
+async fn an_old_python_makes_g4_and_g14_warn_never_fail() {
+    let out = tempfile::tempdir().unwrap();
+    let mut opts = options(
+        "Create EFFECT node called MailSender that sends email via SMTP",
+        out.path(),
+    );
+    opts.compile = true;
+    let svc = onex_engine::pipeline::Services {
+        python: Some("python3".into()), // 3.11 on these machines, without omnibase_core
+        probe_imports: true,
+        ..services()
+    };
+    let run = run_with(shipped(), opts, svc).await;
+    let r = &run.result;
+    assert!(r.success(), "{}", r.summary());
+    let gate = |id: &str| {
+        r.stages
+            .iter()
+            .flat_map(|s| &s.gates)
+            .find(|g| g.gate_id == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(gate("G4").status, GateStatus::Warning, "{:?}", gate("G4"));
+    assert_eq!(gate("G4").error_code.as_deref(), Some("MISSING_DEPENDENCY"));
+    assert!(
+        gate("G4").recovery_suggestions[0].contains("0.47.57"),
+        "{:?}",
+        gate("G4")
+    );
+    assert_eq!(gate("G14").status, GateStatus::Warning);
+    assert_eq!(r.compilation_status.as_deref(), Some("warnings"));
+    assert!(!r.compilation_passed);
+}
