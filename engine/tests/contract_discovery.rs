@@ -122,3 +122,24 @@ fn all_problems_of_all_files_are_collected() {
     assert_eq!(rep.files[2].status().as_str(), "ok");
     assert_eq!(rep.exit_code(false), 1);
 }
+
+#[test]
+fn parallel_validation_keeps_discovery_order() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let text = if i % 3 == 0 {
+            format!("{CLEAN}name: Bad.Name{i}\n").replace("name: demo_node\n", "")
+        } else {
+            CLEAN.to_string()
+        };
+        std::fs::write(d.path().join(format!("c{i:02}.yaml")), text).unwrap();
+    }
+    let paths = [d.path().to_path_buf()];
+    let want = discover(&paths).unwrap();
+    let rep = validate_paths(&paths, &ValidateOptions::default(), None).unwrap();
+    let got: Vec<PathBuf> = rep.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(got, want);
+    for (i, f) in rep.files.iter().enumerate() {
+        assert_eq!(f.has("ONEX020"), i % 3 == 0, "{}", f.path.display());
+    }
+}

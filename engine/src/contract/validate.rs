@@ -228,7 +228,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
     Ok(out)
 }
 
-/// Validates every file under `paths` (all problems of all files).
+/// Validates every file under `paths` (all problems of all files). Files are validated on all
+/// cores; the report keeps discovery order.
 pub fn validate_paths(
     paths: &[PathBuf],
     opts: &ValidateOptions,
@@ -236,11 +237,58 @@ pub fn validate_paths(
 ) -> Result<Report, UsageError> {
     let files = discover(paths)?;
     Ok(Report {
-        files: files
+        files: validate_all(&files, opts, engine),
+    })
+}
+
+/// Validates `files` in parallel (a shared work counter over scoped threads), in input order.
+fn validate_all(
+    files: &[PathBuf],
+    opts: &ValidateOptions,
+    engine: Option<&dyn EngineKnowledge>,
+) -> Vec<FileReport> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len() / 8)
+        .max(1);
+    if threads == 1 {
+        return files
             .iter()
             .map(|f| validate_file(f, opts, engine))
-            .collect(),
-    })
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<FileReport>> = files.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        done.push((i, validate_file(f, opts, engine)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for w in workers {
+            // A worker cannot fail (validation never panics); if one did, its files are
+            // validated again below on this thread.
+            if let Ok(done) = w.join() {
+                for (i, r) in done {
+                    slots[i] = Some(r);
+                }
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(r, f)| r.unwrap_or_else(|| validate_file(f, opts, engine)))
+        .collect()
 }
 
 /// Validates one file.
