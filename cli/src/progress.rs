@@ -17,6 +17,8 @@ pub enum Style {
 pub struct Display {
     style: Style,
     out: std::io::Stdout,
+    /// A spinner naming the running stage, on a terminal only (plain lines otherwise).
+    spinner: Option<indicatif::ProgressBar>,
 }
 
 fn mark(status: &str) -> &'static str {
@@ -42,13 +44,24 @@ fn duration_ms(payload: &Value) -> Option<u64> {
 
 impl Display {
     pub fn new(style: Style) -> Self {
+        use std::io::IsTerminal;
+        let spinner = (style == Style::Text && std::io::stdout().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.enable_steady_tick(std::time::Duration::from_millis(80));
+            pb
+        });
         Display {
             style,
             out: std::io::stdout(),
+            spinner,
         }
     }
 
     fn line(&self, s: &str) {
+        if let Some(pb) = self.spinner.as_ref().filter(|pb| !pb.is_finished()) {
+            pb.println(s);
+            return;
+        }
         let mut out = self.out.lock();
         // A closed stdout (`| head`) must not abort the run.
         let _ = writeln!(out, "{s}");
@@ -68,6 +81,17 @@ impl Display {
     }
 
     fn text_event(&self, e: &Envelope) {
+        if let Some(pb) = &self.spinner {
+            match e.status {
+                EventStatus::Started => pb.set_message(format!("{} …", e.stage)),
+                EventStatus::InProgress => {
+                    if let Some(f) = e.payload.get("current_file").and_then(Value::as_str) {
+                        pb.set_message(format!("{} … {f}", e.stage));
+                    }
+                }
+                _ => {}
+            }
+        }
         if e.stage == "pipeline" {
             if e.event_type == "PromptSubmitted" {
                 self.line(&format!("run {} submitted", e.correlation_id));
@@ -121,6 +145,9 @@ impl Display {
 
     /// Shows the final result.
     pub fn result(&self, r: &PipelineResult) {
+        if let Some(pb) = &self.spinner {
+            pb.finish_and_clear();
+        }
         match self.style {
             Style::Json => {
                 let v = serde_json::json!({ "result": r });

@@ -60,21 +60,23 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
             eprintln!("onex generate: cannot start a background orchestrator: {e}");
             return ExitCode::from(2);
         }
-        let t0 = Instant::now();
-        if let Err(e) = bus.publish(&trigger).await {
-            eprintln!("onex generate: publishing PromptSubmitted: {e}");
-            return ExitCode::from(if e.is_unreachable() {
-                busctl::EXIT_UNREACHABLE
-            } else {
-                1
-            });
-        }
-        let took = t0.elapsed();
-        tracing::debug!(?took, "PromptSubmitted published");
+        let adapter = CliAdapter::new(bus.clone(), Vec::new());
+        let took = match adapter.publish(&trigger).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("onex generate: publishing PromptSubmitted: {e}");
+                return ExitCode::from(if e.is_unreachable() {
+                    busctl::EXIT_UNREACHABLE
+                } else {
+                    1
+                });
+            }
+        };
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"correlation_id": cid, "status": "submitted"})
+                serde_json::json!({"correlation_id": cid, "status": "submitted",
+                                   "publish_ms": took.as_secs_f64() * 1000.0})
             );
         } else {
             println!("{cid}");

@@ -68,5 +68,14 @@ pub async fn import_test(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let (env, dir) = env_and_dir(ctx)?;
     let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
     let class = naming::node_class(&parsed.node_name, parsed.node_type);
-    Ok(from_outcome(cg::g14_import(&env, &dir, &class).await))
+    let mut v = from_outcome(cg::g14_import(&env, &dir, &class).await);
+    if v.error_code.as_deref() == Some("MISSING_DEPENDENCY") {
+        // Name the release the template pack was generated from, not just its line.
+        let pin = crate::resources::pack(ctx.run)?.symbols().version.clone();
+        v = v.suggest(vec![format!(
+            "Install omnibase-core {pin} into a Python ≥ 3.12 ({})",
+            env.display_name()
+        )]);
+    }
+    Ok(v)
 }

@@ -1,0 +1,216 @@
+//! End-to-end figures per bus back end, with real processes (issue: Phase 4 benchmarks):
+//! `onex generate --detach` publish latency (measured inside the CLI) and whole-process time,
+//! end-to-end latency of one generation (CLI and orchestrator in separate processes), and
+//! throughput with 1 and 2 orchestrators (Kafka and Redis). Prints a Markdown table for
+//! docs/BENCHMARKS.md.
+//!
+//! `cargo bench -p onex-cli --bench e2e` (with the brokers of `scripts/brokers.sh start` in the
+//! environment for Redis and Kafka; embedded always runs).
+
+use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Role};
+use onex_engine::events::Component;
+use onex_engine::pipeline::run::event_source;
+use onex_engine::pipeline::{PromptOptions, RunRequest};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const ONEX: &str = env!("CARGO_BIN_EXE_onex");
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn orchestrator(state: &Path, url: &str, prefix: &str, out: &Path, concurrency: usize) -> Proc {
+    let mut child = Command::new(ONEX)
+        .args([
+            "orchestrator",
+            "--concurrency",
+            &concurrency.to_string(),
+            "--bus",
+            url,
+            "--allowed-root",
+        ])
+        .arg(out)
+        .env("ONEX_TOPIC_PREFIX", prefix)
+        .env("XDG_STATE_HOME", state)
+        .current_dir(state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("onex orchestrator starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(90)).expect("ready");
+    Proc(child)
+}
+
+fn pct(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn generate(state: &Path, url: &str, prefix: &str, out: &Path, detach: bool) -> (f64, Option<f64>) {
+    let t0 = Instant::now();
+    let mut cmd = Command::new(ONEX);
+    cmd.args(["generate", "--json", "--no-compile", "--bus", url, "-o"])
+        .arg(out)
+        .env("ONEX_TOPIC_PREFIX", prefix)
+        .env("XDG_STATE_HOME", state)
+        .current_dir(state);
+    if detach {
+        cmd.arg("--detach");
+    }
+    let o = cmd
+        .arg("Create EFFECT node called OrderWriter that writes orders to PostgreSQL")
+        .output()
+        .unwrap();
+    let wall = t0.elapsed().as_secs_f64() * 1000.0;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let publish = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v.get("publish_ms")?.as_f64());
+    (wall, publish)
+}
+
+/// Publishes `n` triggers and returns runs/s until every terminal event arrived.
+async fn throughput(url: &str, orchestrators: usize, n: usize) -> f64 {
+    let state = tempfile::tempdir().unwrap();
+    let out = state.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        state.path().join("onex.toml"),
+        "[bus.kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
+    )
+    .unwrap();
+    let prefix = format!("tp{}.", Uuid::now_v7().simple());
+    let mut cfg = BusConfig::with_url(url);
+    cfg.topic_prefix = prefix.clone();
+    let bus = bus::connect(&cfg, Role::Service).await.unwrap();
+    let terminals: Vec<String> = ["PipelineCompleted", "PipelineFailed"]
+        .iter()
+        .map(|t| bus.topic(t).unwrap())
+        .collect();
+    let mut obs = bus.observe(&terminals, ObserveFrom::End).await.unwrap();
+    let _procs: Vec<Proc> = (0..orchestrators)
+        // One run at a time each: the figure is about scaling out by process.
+        .map(|_| orchestrator(state.path(), url, &prefix, &out, 1))
+        .collect();
+    let t0 = Instant::now();
+    for i in 0..n {
+        let opts = PromptOptions {
+            prompt_text: format!(
+                "Create EFFECT node called OrderWriter{i} that writes orders to PostgreSQL"
+            ),
+            output_directory: out.clone(),
+            requested_by: "bench".into(),
+            requested_node_type: None,
+            force: false,
+            compile: false,
+            correlation_id: Uuid::now_v7(),
+            request_metadata: serde_json::json!({}),
+        };
+        bus.publish(&RunRequest::prompt_submitted(
+            &opts,
+            event_source(Component::Cli),
+        ))
+        .await
+        .unwrap();
+    }
+    let mut done = BTreeSet::new();
+    while done.len() < n {
+        if let Some(o) = obs.next(Duration::from_secs(60)).await.unwrap() {
+            done.insert(o.envelope.correlation_id);
+        } else {
+            panic!("stalled at {} of {n}", done.len());
+        }
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut backends: Vec<(&str, String)> = Vec::new();
+    let embedded_dir = tempfile::tempdir().unwrap();
+    backends.push((
+        "embedded",
+        format!("embedded:{}/bus", embedded_dir.path().display()),
+    ));
+    for (name, var) in [
+        ("redis", "ONEX_TEST_REDIS_URL"),
+        ("kafka", "ONEX_TEST_KAFKA_URL"),
+    ] {
+        match std::env::var(var) {
+            Ok(u) if !u.is_empty() => backends.push((name, u)),
+            _ => eprintln!("{name}: skipped ({var} not set)"),
+        }
+    }
+    println!(
+        "| bus | `--detach` publish p50 / p99 | `--detach` whole process p50 / p99 | one generation end to end p50 / p99 |"
+    );
+    println!("|---|---|---|---|");
+    for (name, url) in &backends {
+        let state = tempfile::tempdir().unwrap();
+        let out = state.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let prefix = format!("bench{}.", Uuid::now_v7().simple());
+        let _orch = orchestrator(state.path(), url, &prefix, &out, 4);
+        generate(state.path(), url, &prefix, &out.join("warm"), false);
+        let (mut publish, mut wall) = (Vec::new(), Vec::new());
+        for i in 0..60 {
+            let (w, p) = generate(state.path(), url, &prefix, &out.join(format!("d{i}")), true);
+            wall.push(w);
+            publish.push(p.expect("publish_ms reported"));
+        }
+        let mut e2e = Vec::new();
+        for i in 0..20 {
+            e2e.push(
+                generate(
+                    state.path(),
+                    url,
+                    &prefix,
+                    &out.join(format!("e{i}")),
+                    false,
+                )
+                .0,
+            );
+        }
+        println!(
+            "| {name} | {:.2} / {:.2} ms | {:.1} / {:.1} ms | {:.0} / {:.0} ms |",
+            pct(publish.clone(), 0.5),
+            pct(publish, 0.99),
+            pct(wall.clone(), 0.5),
+            pct(wall, 0.99),
+            pct(e2e.clone(), 0.5),
+            pct(e2e, 0.99)
+        );
+    }
+    println!();
+    println!("| bus | throughput, 1 orchestrator | 2 orchestrators | ratio |");
+    println!("|---|---|---|---|");
+    for (name, url) in backends.iter().filter(|(n, _)| *n != "embedded") {
+        let one = rt.block_on(throughput(url, 1, 200));
+        let two = rt.block_on(throughput(url, 2, 200));
+        println!(
+            "| {name} | {one:.0} runs/s | {two:.0} runs/s | {:.2}× |",
+            two / one
+        );
+    }
+}
