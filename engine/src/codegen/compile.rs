@@ -12,6 +12,7 @@
 //! This file also defines [`GateOutcome`], the result of one gate as the executor turns it into a
 //! GateSummary (§5.3): G6 ([`super::output`]) returns it too.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -106,6 +107,77 @@ pub fn compilation_status(gates: &[GateOutcome]) -> CompilationStatus {
         CompilationStatus::Passed
     } else {
         CompilationStatus::Warnings
+    }
+}
+
+/// The tool fields of CompilationCompleted (§5.3) derived from the G13 and G14 outcomes; the
+/// executor adds `gates_checked` and `compilation_duration_ms`. A gate that is absent (not in
+/// the contract, `--no-compile`) counts as skipped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompilationSummary {
+    pub mypy_status: GateStatus,
+    pub import_status: GateStatus,
+    pub mypy_passed: bool,
+    pub import_passed: bool,
+    /// mypy's output (≤ 4 KiB), when mypy ran.
+    pub mypy_output: Option<String>,
+    pub mypy_error_count: Option<u64>,
+    /// Why the import test failed (py_compile or import), when it did.
+    pub import_error: Option<String>,
+    /// gate id → skip reason, for the skipped gates.
+    pub skip_reasons: BTreeMap<String, String>,
+    pub compilation_status: CompilationStatus,
+    pub compilation_passed: bool,
+}
+
+/// See [`CompilationSummary`]; `gates` are the compilation stage's outcomes (G13 and G14 are
+/// picked by id).
+pub fn compilation_summary(gates: &[GateOutcome]) -> CompilationSummary {
+    let find = |id: &str| gates.iter().find(|g| g.gate_id == id);
+    let status = |g: Option<&GateOutcome>| g.map_or(GateStatus::Skipped, |g| g.status);
+    let (g13, g14) = (find("G13"), find("G14"));
+    let mypy_ran = g13.is_some_and(|g| g.status != GateStatus::Skipped);
+    let import_error = g14
+        .filter(|g| g.error_code.as_deref() == Some("IMPORT_TEST_FAILED"))
+        .map(|g| {
+            g.details
+                .get("import_error")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| g.message.clone(), str::to_string)
+        });
+    let skip_reasons = gates
+        .iter()
+        .filter(|g| g.status == GateStatus::Skipped)
+        .filter_map(|g| Some((g.gate_id.clone(), g.skip_reason.clone()?)))
+        .collect();
+    let compilation_status = compilation_status(gates);
+    CompilationSummary {
+        mypy_status: status(g13),
+        import_status: status(g14),
+        mypy_passed: status(g13) == GateStatus::Pass,
+        import_passed: status(g14) == GateStatus::Pass,
+        mypy_output: g13
+            .filter(|_| mypy_ran)
+            .and_then(|g| g.details.get("tool_output")?.as_str().map(str::to_string)),
+        mypy_error_count: g13
+            .filter(|_| mypy_ran)
+            .and_then(|g| g.details.get("error_count")?.as_u64()),
+        import_error,
+        skip_reasons,
+        compilation_status,
+        compilation_passed: compilation_status == CompilationStatus::Passed,
+    }
+}
+
+impl PythonEnv {
+    /// The CompilationStarted payload (§5.3): interpreter (or null), mypy_available,
+    /// mypy_version (or null).
+    pub fn started_payload(&self) -> serde_json::Value {
+        json!({
+            "interpreter": self.interpreter.as_ref().map(|p| p.display().to_string()),
+            "mypy_available": self.mypy_version.is_some(),
+            "mypy_version": self.mypy_version,
+        })
     }
 }
 
@@ -913,6 +985,59 @@ mod tests {
         assert_eq!(
             compilation_status(&[gate(Fail)]),
             CompilationStatus::Warnings
+        );
+    }
+
+    #[test]
+    fn compilation_summary_fields() {
+        let mut g13 = gate(GateStatus::Warning);
+        g13.details = json!({"tool_output": "v1_0_0/node.py:3: error: x", "error_count": 1});
+        let g14 = GateOutcome::skipped("G14", "python3 not found".to_string());
+        let s = compilation_summary(&[g13, g14]);
+        assert_eq!(s.mypy_status, GateStatus::Warning);
+        assert_eq!(s.import_status, GateStatus::Skipped);
+        assert!(!s.mypy_passed && !s.import_passed);
+        assert_eq!(s.mypy_output.as_deref(), Some("v1_0_0/node.py:3: error: x"));
+        assert_eq!(s.mypy_error_count, Some(1));
+        assert_eq!(s.import_error, None);
+        assert_eq!(s.skip_reasons["G14"], "python3 not found");
+        assert_eq!(s.compilation_status, CompilationStatus::Warnings);
+
+        let mut g14 = GateOutcome::warning(
+            "G14",
+            "IMPORT_TEST_FAILED",
+            "import failed: ModuleNotFoundError: x".into(),
+            vec![],
+        );
+        g14.details = json!({"import_error": "ModuleNotFoundError: x"});
+        let s = compilation_summary(&[g14]);
+        assert_eq!(
+            s.mypy_status,
+            GateStatus::Skipped,
+            "absent G13 counts as skipped"
+        );
+        assert_eq!(s.import_error.as_deref(), Some("ModuleNotFoundError: x"));
+        assert_eq!(s.mypy_output, None);
+
+        let s = compilation_summary(&[gate(GateStatus::Pass)]);
+        assert!(s.mypy_passed && s.compilation_passed);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["mypy_status"], "pass");
+        assert_eq!(v["compilation_status"], "passed");
+
+        let env = PythonEnv {
+            interpreter: None,
+            version: None,
+            mypy_version: None,
+            has_omnibase_core: false,
+            omnibase_core_version: None,
+            requested: PathBuf::from("python3"),
+            executable: None,
+            problem: Some("python3 not found".into()),
+        };
+        assert_eq!(
+            env.started_payload(),
+            json!({"interpreter": null, "mypy_available": false, "mypy_version": null})
         );
     }
 
