@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Runs contracts. Cheap to share; one per process.
 pub struct Executor {
@@ -129,7 +130,16 @@ impl Executor {
             started,
         };
 
-        let outcome = tokio::time::timeout(contract.run_timeout, run.run_stages()).await;
+        let span = tracing::info_span!(
+            "run",
+            correlation_id = %run.shared.request.trigger.correlation_id,
+            attempt = run.shared.request.attempt,
+            traceparent = %run.shared.request.trigger.trace.traceparent,
+        );
+        let outcome = tokio::time::timeout(contract.run_timeout, run.run_stages())
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let failure = match outcome {
             Ok(StageEnd::Done) => None,
             Ok(StageEnd::Failed(f)) => Some(f),
@@ -245,7 +255,8 @@ impl RunState<'_> {
                 .iter()
                 .map(|&i| {
                     let stage = &self.contract.stages[i];
-                    async move { (stage, self.run_stage(stage).await) }
+                    let span = tracing::info_span!("stage", id = %stage.id);
+                    async move { (stage, self.run_stage(stage).instrument(span).await) }
                 })
                 .collect();
             while let Some((stage, end)) = running.next().await {
@@ -809,7 +820,22 @@ impl RunState<'_> {
     ) -> Result<GateRecord, AttemptError> {
         let started_at = crate::events::Envelope::now_timestamp();
         let t0 = Instant::now();
-        let verdict = match &gate.check {
+        let verdict = self
+            .decide(stage, gate, vars)
+            .instrument(tracing::info_span!("gate", id = %gate.id))
+            .await?;
+        tracing::debug!(gate = %gate.id, status = ?verdict.status, "{}", verdict.message);
+        Ok(self.gate_record(stage, gate, verdict, vars, started_at, t0.elapsed()))
+    }
+
+    /// What a gate's handler or expressions say.
+    async fn decide(
+        &self,
+        stage: &StageSpec,
+        gate: &GateSpec,
+        vars: &Value,
+    ) -> Result<GateVerdict, AttemptError> {
+        Ok(match &gate.check {
             GateCheck::Handler(name) => match self.exec.registry.gate(name) {
                 None => GateVerdict::fail(format!("gate handler '{name}' is not registered"))
                     .code("INTERNAL_ERROR"),
@@ -866,8 +892,7 @@ impl RunState<'_> {
                 }
                 verdict
             }
-        };
-        Ok(self.gate_record(stage, gate, verdict, vars, started_at, t0.elapsed()))
+        })
     }
 
     fn gate_record(
