@@ -719,6 +719,72 @@ fn not_writable_read_only_dir() {
     assert_eq!(fs::read_dir(&ro).unwrap().count(), 0);
 }
 
+/// A 16 KiB tmpfs mounted on a temp dir (root with CAP_SYS_ADMIN only), unmounted on drop.
+struct TinyFs(PathBuf);
+
+impl TinyFs {
+    fn mount(dir: &Path) -> Option<TinyFs> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(TinyFs(dir.to_path_buf())),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED disk-full test: cannot mount a small tmpfs here: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED disk-full test: no mount command: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn disk_full_mid_write_is_disk_full_and_leaves_out_as_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let Some(_fs) = TinyFs::mount(&mnt) else {
+        return;
+    };
+    let out = mnt.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("README.md"), b"keep me\n").unwrap();
+    let before = snapshot(&mnt);
+    let cid = Uuid::new_v4();
+    let plan = plan_in(&out, cid, false, tmp.path());
+    assert_pass(&g6_check(&plan));
+    let mut st = Staging::create(&plan, opts()).unwrap();
+    let mut written = 0;
+    let err = st
+        .write_files(&node_files(cid, "full"), |p| written = p.files_written)
+        .unwrap_err();
+    assert_eq!(err.code, OutputErrorCode::DiskFull, "{err}");
+    assert_eq!(err.code.as_str(), "DISK_FULL");
+    assert!(
+        written > 0 && written < 12,
+        "failed mid-write, after {written} files"
+    );
+    assert!(err.failed_file.is_some());
+    drop(st);
+    assert_eq!(snapshot(&mnt), before);
+}
+
 #[test]
 fn concurrent_runs_into_one_out_do_not_disturb_each_other() {
     for round in 0..20 {
