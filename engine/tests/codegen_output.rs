@@ -616,7 +616,15 @@ fn file_paths_escaping_the_node_dir_are_refused() {
     // A symlink planted at the file itself is not followed either (O_EXCL).
     std::os::unix::fs::symlink(outside.join("target.py"), plan.staged_node_dir.join("f.py"))
         .unwrap();
-    assert!(st.write_file("f.py", b"x").is_err());
+    let err = st.write_file("f.py", b"x").unwrap_err();
+    assert!(
+        err.message.contains("a symlink is in its place"),
+        "{}",
+        err.message
+    );
+    st.write_file("g.py", b"x").unwrap();
+    let err = st.write_file("g.py", b"y").unwrap_err();
+    assert!(err.message.contains("written twice"), "{}", err.message);
     assert_eq!(
         fs::read_dir(&outside).unwrap().count(),
         0,

@@ -883,9 +883,13 @@ impl Staging {
             .open(&path)
             .map_err(|e| {
                 if e.kind() == io::ErrorKind::AlreadyExists {
+                    let what = match fs::symlink_metadata(&path) {
+                        Ok(m) if m.file_type().is_symlink() => "a symlink is in its place",
+                        _ => "it is written twice",
+                    };
                     OutputError::new(
                         OutputErrorCode::FileWriteError,
-                        format!("'{rel_path}' is written twice"),
+                        format!("cannot write '{rel_path}': {what}"),
                         Some(&path),
                     )
                 } else {
