@@ -456,6 +456,26 @@ async fn timeouts_warn_and_kill_the_whole_process_group() {
 }
 
 #[tokio::test]
+async fn a_relative_interpreter_path_is_anchored_at_the_callers_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (fake, _) = hanging_python(tmp.path());
+    // The same file, named relative to this process's working directory.
+    let cwd = std::env::current_dir().unwrap();
+    let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+    let relative = up.join(fake.strip_prefix("/").unwrap());
+    assert!(relative.is_relative() && relative.exists());
+    let env = PythonEnv::probe(Some(&relative)).await;
+    assert_eq!(env.version, Some((3, 12)), "{env:?}");
+    let interpreter = env.interpreter.clone().unwrap();
+    assert!(interpreter.is_absolute(), "{interpreter:?}");
+    assert_eq!(
+        fs::canonicalize(&interpreter).unwrap(),
+        fs::canonicalize(&fake).unwrap()
+    );
+    assert_eq!(env.display_name(), relative.display().to_string());
+}
+
+#[tokio::test]
 async fn a_node_dir_without_python_files_fails_g14() {
     let tmp = tempfile::tempdir().unwrap();
     let node = tmp.path().join(NODE);

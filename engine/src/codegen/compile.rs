@@ -213,7 +213,8 @@ impl Default for CompileOptions {
 /// The Python the compilation gates run with, probed once per run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PythonEnv {
-    /// The interpreter as asked for (`$ONEX_PYTHON` or `python3`), if it ran and is a Python 3.
+    /// The interpreter to run (`$ONEX_PYTHON` made absolute if it was a relative path, or
+    /// `python3`), if it ran and is a Python 3.
     pub interpreter: Option<PathBuf>,
     /// `(major, minor)`.
     pub version: Option<(u32, u32)>,
@@ -277,9 +278,17 @@ impl PythonEnv {
                 return env;
             }
         };
-        let mut info = py_command(&requested, tmp.path());
+        // The gates run Python with a temp dir as working directory, where a relative path such
+        // as `.venv/bin/python` would name something else: anchor it here. A bare name
+        // (`python3`) stays a PATH lookup.
+        let program = if requested.is_relative() && requested.components().count() > 1 {
+            std::path::absolute(&requested).unwrap_or_else(|_| requested.clone())
+        } else {
+            requested.clone()
+        };
+        let mut info = py_command(&program, tmp.path());
         info.arg("-c").arg(PROBE_SCRIPT);
-        let mut mypy = py_command(&requested, tmp.path());
+        let mut mypy = py_command(&program, tmp.path());
         mypy.args(["-m", "mypy", "--version"]);
         let (info, mypy) =
             tokio::join!(run(info, opts.probe_timeout), run(mypy, opts.probe_timeout));
@@ -308,7 +317,7 @@ impl PythonEnv {
             ));
             return env;
         };
-        env.interpreter = Some(requested);
+        env.interpreter = Some(program);
         env.version = Some((reply.version[0], reply.version[1]));
         env.executable = Some(PathBuf::from(reply.executable));
         env.has_omnibase_core = reply.omnibase_core;
