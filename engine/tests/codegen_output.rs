@@ -1054,3 +1054,12 @@ fn relative_out_dir_is_made_absolute() {
     assert_eq!(plan.out_dir, cwd.join("some/rel"));
     assert!(plan.allowed_roots.is_empty());
 }
+
+#[test]
+fn staging_can_move_between_threads() {
+    // The executor keeps a run's Staging in a resource map shared across tasks.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Staging>();
+    assert_send_sync::<OutputPlan>();
+    assert_send_sync::<output::OutputError>();
+}
