@@ -30,18 +30,6 @@ fn mark(status: &str) -> &'static str {
     }
 }
 
-/// The duration a stage event reports (`duration_ms` or a `…_duration_ms` field).
-fn duration_ms(payload: &Value) -> Option<u64> {
-    let obj = payload.as_object()?;
-    obj.get("duration_ms")
-        .or_else(|| {
-            obj.iter()
-                .find(|(k, _)| k.ends_with("_duration_ms"))
-                .map(|(_, v)| v)
-        })
-        .and_then(Value::as_u64)
-}
-
 impl Display {
     pub fn new(style: Style) -> Self {
         use std::io::IsTerminal;
@@ -110,7 +98,7 @@ impl Display {
             EventStatus::Warning => "warning",
             _ => "failed",
         };
-        let took = duration_ms(&e.payload)
+        let took = onex_engine::pipeline::replay::duration_ms(&e.payload)
             .map(|ms| format!(" ({ms} ms)"))
             .unwrap_or_default();
         let mut head = format!("{} {}{took}", mark(status), e.stage);

@@ -2,10 +2,12 @@
 //! on the embedded bus always and on Redis / Kafka when the test brokers run
 //! (`scripts/brokers.sh`; with `ONEX_REQUIRE_BROKERS=1` a missing broker fails).
 
+mod common;
+
 use assert_cmd::Command;
+use common::{broker, orchestrator};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn onex(state: &Path) -> Command {
@@ -173,31 +175,6 @@ fn auto_mode_falls_back_to_direct_when_the_bus_is_down() {
     assert!(out.join("node_orders_order_writer_effect").is_dir());
 }
 
-/// An `onex orchestrator` child process; killed on drop.
-struct Orchestrator(Child);
-
-impl Drop for Orchestrator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_orchestrator(state: &Path, bus: &str, root: &Path, prefix: &str) -> Orchestrator {
-    let bin = assert_cmd::cargo::cargo_bin("onex");
-    let child = std::process::Command::new(bin)
-        .args(["orchestrator", "--bus", bus, "--allowed-root"])
-        .arg(root)
-        .env("XDG_STATE_HOME", state)
-        .env("ONEX_TOPIC_PREFIX", prefix)
-        .current_dir(state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Orchestrator(child)
-}
-
 fn wait_until(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
@@ -217,7 +194,13 @@ fn bus_matches_direct(bus: &str) {
 
     let bus_out = state.path().join("bus");
     std::fs::create_dir_all(&bus_out).unwrap();
-    let _orch = start_orchestrator(state.path(), bus, &bus_out, &prefix);
+    let _orch = orchestrator(
+        state.path(),
+        bus,
+        &prefix,
+        &bus_out,
+        !bus.starts_with("embedded"),
+    );
     if let Some(bus_dir) = bus.strip_prefix("embedded:") {
         let dir = Path::new(bus_dir).join("orchestrators");
         wait_until(
@@ -281,21 +264,6 @@ fn uuid_like() -> String {
 #[test]
 fn embedded_bus_with_a_separate_orchestrator_matches_direct() {
     bus_matches_direct("embedded:{state}/bus");
-}
-
-fn broker(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("ONEX_REQUIRE_BROKERS").as_deref() == Ok("1") => {
-            panic!(
-                "{var} is not set and ONEX_REQUIRE_BROKERS=1: start them with scripts/brokers.sh"
-            )
-        }
-        _ => {
-            eprintln!("SKIPPED: {var} not set (run scripts/brokers.sh start)");
-            None
-        }
-    }
 }
 
 #[test]

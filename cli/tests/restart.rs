@@ -6,25 +6,16 @@
 #[allow(dead_code)]
 mod bus_support;
 
+mod common;
+
 use bus_support::{Backend, TestBus};
+use common::{fast_group_config, file_count, orchestrator, trigger};
 use onex_engine::bus::ObserveFrom;
-use onex_engine::events::Component;
-use onex_engine::pipeline::run::event_source;
-use onex_engine::pipeline::{PromptOptions, RunRequest};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const RUNS: usize = 30;
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn survive_a_restart(backend: Backend, test: &str) {
     let Some(mut tb) = TestBus::restartable(backend, test).await else {
@@ -33,38 +24,11 @@ async fn survive_a_restart(backend: Backend, test: &str) {
     let state = tempfile::tempdir().unwrap();
     let out = state.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(
-        state.path().join("onex.toml"),
-        "[bus.kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
-    )
-    .unwrap();
-    let _orch = Proc(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
-            .args(["orchestrator", "--bus", &tb.cfg.url, "--allowed-root"])
-            .arg(&out)
-            .env("ONEX_TOPIC_PREFIX", &tb.cfg.topic_prefix)
-            .env("XDG_STATE_HOME", state.path())
-            .current_dir(state.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    fast_group_config(state.path());
+    let _orch = orchestrator(state.path(), &tb.cfg.url, &tb.cfg.topic_prefix, &out, false);
     let mut ids = BTreeSet::new();
     for i in 0..RUNS {
-        let opts = PromptOptions {
-            prompt_text: format!(
-                "Create EFFECT node called StockWriter{i} that writes stock levels"
-            ),
-            output_directory: out.clone(),
-            requested_by: "restart-test".into(),
-            requested_node_type: None,
-            force: false,
-            compile: false,
-            correlation_id: Uuid::now_v7(),
-            request_metadata: serde_json::json!({}),
-        };
-        let t = RunRequest::prompt_submitted(&opts, event_source(Component::Cli));
+        let t = trigger("StockWriter", i, &out);
         ids.insert(t.correlation_id);
         tb.bus.publish(&t).await.unwrap();
     }
@@ -128,11 +92,7 @@ async fn survive_a_restart(backend: Backend, test: &str) {
         .collect();
     assert_eq!(dirs.len(), RUNS, "{dirs:?}");
     for d in dirs {
-        let n = walkdir::WalkDir::new(&d)
-            .into_iter()
-            .filter(|e| e.as_ref().unwrap().file_type().is_file())
-            .count();
-        assert_eq!(n, 12, "{} complete", d.display());
+        assert_eq!(file_count(&d), 12, "{} complete", d.display());
     }
 }
 

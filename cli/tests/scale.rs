@@ -2,104 +2,23 @@
 //! consumer group share 200 submissions; one of them is SIGKILLed mid-stream and every run still
 //! ends once, with a complete node directory and nothing half-written.
 
+mod common;
+
+use common::{broker, fast_group_config, file_count, orchestrator, trigger};
 use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Role};
-use onex_engine::events::{Component, Envelope};
-use onex_engine::pipeline::run::event_source;
-use onex_engine::pipeline::{PromptOptions, RunRequest};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const RUNS: usize = 200;
 
-fn broker(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("ONEX_REQUIRE_BROKERS").as_deref() == Ok("1") => {
-            panic!(
-                "{var} is not set and ONEX_REQUIRE_BROKERS=1: start them with scripts/brokers.sh"
-            )
-        }
-        _ => {
-            eprintln!("SKIPPED: {var} not set (run scripts/brokers.sh start)");
-            None
-        }
-    }
-}
-
-struct Orchestrator(Child);
-
-impl Drop for Orchestrator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts an orchestrator and returns once it has its share of the group's work.
-fn start(state: &Path, url: &str, prefix: &str, out: &Path) -> Orchestrator {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
-        .args([
-            "orchestrator",
-            "--concurrency",
-            "4",
-            "--bus",
-            url,
-            "--allowed-root",
-        ])
-        .arg(out)
-        .env("ONEX_TOPIC_PREFIX", prefix)
-        .env("XDG_STATE_HOME", state)
-        .current_dir(state) // reads the onex.toml written there
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("ready") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(90))
-        .expect("orchestrator ready within 90 s");
-    Orchestrator(child)
-}
-
-fn trigger(i: usize, out: &Path) -> Envelope {
-    let opts = PromptOptions {
-        prompt_text: format!(
-            "Create EFFECT node called OrderWriter{i} that writes orders to PostgreSQL"
-        ),
-        output_directory: out.to_path_buf(),
-        requested_by: "scale-test".into(),
-        requested_node_type: None,
-        force: false,
-        compile: false,
-        correlation_id: Uuid::now_v7(),
-        request_metadata: serde_json::json!({}),
-    };
-    RunRequest::prompt_submitted(&opts, event_source(Component::Cli))
-}
-
 async fn share_the_work(url: String, kill_after: Option<usize>) {
     let state = tempfile::tempdir().unwrap();
     let out = state.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let prefix = format!("scale{}.", Uuid::now_v7().simple());
-    // Short group timeouts so a killed member's partitions move within seconds.
-    std::fs::write(
-        state.path().join("onex.toml"),
-        "[bus.kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
-    )
-    .unwrap();
+    fast_group_config(state.path());
     let mut cfg = BusConfig::with_url(&url);
     cfg.topic_prefix = prefix.clone();
     let bus: Arc<dyn EventBus> = bus::connect(&cfg, Role::Service).await.unwrap();
@@ -112,12 +31,12 @@ async fn share_the_work(url: String, kill_after: Option<usize>) {
         .await
         .unwrap();
 
-    let mut a = Some(start(state.path(), &url, &prefix, &out));
-    let _b = start(state.path(), &url, &prefix, &out);
+    let mut a = Some(orchestrator(state.path(), &url, &prefix, &out, true));
+    let _b = orchestrator(state.path(), &url, &prefix, &out, true);
 
     let mut ids = BTreeSet::new();
     for i in 0..RUNS {
-        let t = trigger(i, &out);
+        let t = trigger("OrderWriter", i, &out);
         ids.insert(t.correlation_id);
         bus.publish(&t).await.unwrap();
     }
@@ -179,11 +98,7 @@ async fn share_the_work(url: String, kill_after: Option<usize>) {
     assert!(stray.is_empty(), "left behind: {stray:?}");
     assert_eq!(dirs.len(), RUNS);
     for d in &dirs {
-        let files = walkdir::WalkDir::new(d)
-            .into_iter()
-            .filter(|e| e.as_ref().unwrap().file_type().is_file())
-            .count();
-        assert_eq!(files, 12, "{} is complete", d.display());
+        assert_eq!(file_count(d), 12, "{} is complete", d.display());
     }
 }
 

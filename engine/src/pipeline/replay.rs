@@ -28,7 +28,8 @@ pub fn order_run(events: &[Envelope]) -> Vec<Envelope> {
     by_seq.into_values().cloned().collect()
 }
 
-fn duration_ms(payload: &Value) -> Option<u64> {
+/// The duration a stage event reports: `duration_ms`, or a `…_duration_ms` field.
+pub fn duration_ms(payload: &Value) -> Option<u64> {
     let obj = payload.as_object()?;
     obj.get("duration_ms")
         .or_else(|| {
