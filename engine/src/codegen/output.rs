@@ -15,6 +15,14 @@
 //!   timed-out run leaves `<out>` exactly as it found it and concurrent runs never delete each
 //!   other's files.
 //!
+//! A run, in pipeline order:
+//! 1. pre_validation: `let plan = plan(out, dir_name, correlation_id, force, roots)?` (on error
+//!    [`G6Outcome::from_plan_error`]), then [`g6_check`]; `resumed` → skip to compilation;
+//! 2. generation: [`Staging::create`] (fsync off), [`Staging::write_file`] per rendered file;
+//! 3. writing: [`Staging::sync_files`] (one WritingProgress per file), [`Staging::place`];
+//! 4. always: [`Staging::cleanup`] (or drop). With fsync on at creation, `write_file` fsyncs
+//!    as it goes and `sync_files` is not needed ([`Staging::write_files`] reports progress).
+//!
 //! All I/O here is blocking std I/O (a dozen small files); async callers run it in
 //! `spawn_blocking`.
 
