@@ -59,13 +59,26 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+fn busy_wait(attempt: i32) -> bool {
+    let nap = if attempt < 20 {
+        Duration::from_micros(100)
+    } else {
+        Duration::from_millis(1)
+    };
+    std::thread::sleep(nap);
+    attempt < 10_000
+}
+
 fn open_conn(path: &Path) -> Result<Connection, BusError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| unreachable(path, format!("create {}: {e}", dir.display())))?;
     }
-    let conn = Connection::open(path).map_err(|e| unreachable(path, e))?;
-    conn.busy_timeout(Duration::from_secs(10))
+    let mut conn = Connection::open(path).map_err(|e| unreachable(path, e))?;
+    // SQLite's default busy handler backs off to 100 ms sleeps, which starves a waiting
+    // process while another writes in a tight loop; short sleeps keep writers fair and reads
+    // quick. Gives up after about 10 s.
+    conn.busy_handler(Some(busy_wait))
         .map_err(|e| unreachable(path, e))?;
     // WAL: readers never block the writer and several processes share the file. NORMAL sync:
     // a committed transaction survives a process crash (it is in the WAL); only a power loss

@@ -71,6 +71,7 @@ pub fn test_config(url: &str, test: &str) -> BusConfig {
     let k: BTreeMap<String, String> = [
         ("session.timeout.ms", "6000"),
         ("heartbeat.interval.ms", "500"),
+        ("max.poll.interval.ms", "10000"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -355,6 +356,27 @@ pub async fn drain(
     while out.len() < max {
         match c.next(idle).await? {
             Some(d) => {
+                c.ack(&d).await?;
+                out.push(d.envelope.event_id);
+            }
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Like [`drain`], spending `work` on each message before acking it (simulated handling).
+pub async fn drain_slowly(
+    c: &mut Consumer,
+    max: usize,
+    idle: Duration,
+    work: Duration,
+) -> Result<Vec<Uuid>, onex_engine::bus::BusError> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match c.next(idle).await? {
+            Some(d) => {
+                tokio::time::sleep(work).await;
                 c.ack(&d).await?;
                 out.push(d.envelope.event_id);
             }
