@@ -128,6 +128,11 @@ impl Consumer {
                 }
                 continue;
             };
+            // Already held by this member (Kafka re-fetches after a rebalance that gave the
+            // partition back): the first delivery is being handled, and its ack covers both.
+            if self.inflight.contains_key(&msg.position) {
+                continue;
+            }
             let max = self.cfg.max_deliveries();
             let envelope = match validate::decode(&msg.value) {
                 Ok(env) => env,
