@@ -5,14 +5,16 @@ use onex_engine::bus::EventBus;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Installs the Prometheus recorder and serves it; returns once the listener is bound.
-pub async fn serve(addr: SocketAddr, bus: Arc<dyn EventBus>) -> Result<(), String> {
+/// Installs the Prometheus recorder and serves it; returns the bound address once listening
+/// (port 0 picks a free one).
+pub async fn serve(addr: SocketAddr, bus: Arc<dyn EventBus>) -> Result<SocketAddr, String> {
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| e.to_string())?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -44,5 +46,5 @@ pub async fn serve(addr: SocketAddr, bus: Arc<dyn EventBus>) -> Result<(), Strin
             tracing::error!("metrics server: {e}");
         }
     });
-    Ok(())
+    Ok(bound)
 }

@@ -90,11 +90,14 @@ pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
         },
         None => None,
     };
-    if let Some(addr) = args.metrics_addr
-        && let Err(e) = crate::metrics::serve(addr, bus.clone()).await
-    {
-        eprintln!("onex orchestrator: metrics on {addr}: {e}");
-        return ExitCode::from(2);
+    if let Some(addr) = args.metrics_addr {
+        match crate::metrics::serve(addr, bus.clone()).await {
+            Ok(bound) => eprintln!("onex orchestrator: metrics on http://{bound}/metrics"),
+            Err(e) => {
+                eprintln!("onex orchestrator: metrics on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();

@@ -354,20 +354,20 @@ impl RunState<'_> {
         v
     }
 
-    fn eval_ctx(&self, stage_vars: &Value, details: Option<&Value>) -> Value {
-        let mut ctx = self.shared.snapshot();
-        ctx.insert("stage".into(), stage_vars.clone());
-        if let Some(d) = details {
-            ctx.insert("details".into(), d.clone());
+    /// The evaluation scope of a stage's expressions: the run context, `stage` and, for gate
+    /// messages, `details`.
+    fn scope(&self, stage_vars: &Value, details: Option<&Value>) -> expr::Scope {
+        match details {
+            Some(d) => self.shared.scope(&[("stage", stage_vars), ("details", d)]),
+            None => self.shared.scope(&[("stage", stage_vars)]),
         }
-        Value::Object(ctx)
     }
 
     /// Builds an event payload from its declaration.
-    fn payload(&self, spec: &EventSpec, ctx: &Value) -> Result<Value, EmitError> {
+    fn payload(&self, spec: &EventSpec, scope: &expr::Scope) -> Result<Value, EmitError> {
         let mut out = Map::new();
         for (field, e) in &spec.payload {
-            let v = expr::eval(e, ctx).map_err(|err| EmitError::Invalid {
+            let v = expr::eval_in(e, scope).map_err(|err| EmitError::Invalid {
                 event_type: spec.event_type.clone(),
                 message: format!("payload field '{field}' ({}): {err}", spec.pointer),
             })?;
@@ -386,7 +386,7 @@ impl RunState<'_> {
         generic_payload: impl FnOnce() -> Value,
     ) -> Result<(), EmitError> {
         if let Some(spec) = spec {
-            let declared = match self.payload(spec, &self.eval_ctx(vars, None)) {
+            let declared = match self.payload(spec, &self.scope(vars, None)) {
                 Ok(payload) => {
                     self.emitter
                         .emit(&spec.event_type, &stage.id, status, payload)
@@ -419,8 +419,8 @@ impl RunState<'_> {
 
     async fn run_stage(&self, stage: &StageSpec) -> StageEnd {
         if let Some(when) = &stage.when {
-            let ctx = self.eval_ctx(&self.stage_vars(stage, Value::Null), None);
-            match expr::eval_bool(&when.expression, &ctx) {
+            let scope = self.scope(&self.stage_vars(stage, Value::Null), None);
+            match expr::eval_bool_in(&when.expression, &scope) {
                 Ok(true) => {}
                 Ok(false) => {
                     self.skip_stage(stage, &when.skip_reason);
@@ -574,13 +574,11 @@ impl RunState<'_> {
                 .map(|g| skipped_gate(stage, g, reason))
                 .collect();
         });
-        self.shared.update(|c| {
-            if let Some(s) = c.get_mut("stages").and_then(Value::as_object_mut) {
-                s.insert(
-                    stage.id.clone(),
-                    json!({"status": "skipped", "skip_reason": reason, "gates": []}),
-                );
-            }
+        self.shared.update("stages", |s| {
+            s.insert(
+                stage.id.clone(),
+                json!({"status": "skipped", "skip_reason": reason, "gates": []}),
+            );
         });
     }
 
@@ -691,7 +689,7 @@ impl RunState<'_> {
             return Ok(()); // the stage declares no progress events
         };
         let vars = self.stage_vars(stage, json!({ "progress": step }));
-        let payload = self.payload(spec, &self.eval_ctx(&vars, None))?;
+        let payload = self.payload(spec, &self.scope(&vars, None))?;
         self.emitter
             .emit(
                 &spec.event_type,
@@ -867,13 +865,13 @@ impl RunState<'_> {
                 }
             },
             GateCheck::Checks(checks) => {
-                let ctx = self.eval_ctx(vars, None);
+                let scope = self.scope(vars, None);
                 let mut verdict = GateVerdict::pass("passed");
                 for check in checks {
-                    match expr::eval_bool(&check.expression, &ctx) {
+                    match expr::eval_bool_in(&check.expression, &scope) {
                         Ok(true) => {}
                         Ok(false) => {
-                            verdict = match expr::render(&check.fail_message, &ctx) {
+                            verdict = match expr::render_in(&check.fail_message, &scope) {
                                 Ok(m) => GateVerdict::fail(m),
                                 Err(e) => GateVerdict::fail(format!("message template: {e}"))
                                     .code("INTERNAL_ERROR"),
@@ -909,12 +907,12 @@ impl RunState<'_> {
         if status == GateStatus::Fail && gate.gate_type == GateType::Warning {
             status = GateStatus::Warning;
         }
-        let ctx = || self.eval_ctx(vars, Some(&verdict.details));
+        let scope = || self.scope(vars, Some(&verdict.details));
         let mut message = verdict.message.clone();
         if status == GateStatus::Pass
             && let Some(t) = &gate.pass_message
         {
-            message = expr::render(t, &ctx()).unwrap_or_else(|e| format!("{message} ({e})"));
+            message = expr::render_in(t, &scope()).unwrap_or_else(|e| format!("{message} ({e})"));
         }
         let problem = matches!(status, GateStatus::Warning | GateStatus::Fail);
         let (error_code, recovery_suggestions) = if problem {
@@ -925,10 +923,10 @@ impl RunState<'_> {
             let suggestions = match &verdict.suggestions {
                 Some(s) if !s.is_empty() => s.clone(),
                 _ => {
-                    let ctx = ctx();
+                    let scope = scope();
                     gate.recovery_suggestions
                         .iter()
-                        .map(|t| expr::render(t, &ctx).unwrap_or_else(|_| t.clone()))
+                        .map(|t| expr::render_in(t, &scope).unwrap_or_else(|_| t.clone()))
                         .collect()
                 }
             };
@@ -970,14 +968,12 @@ impl RunState<'_> {
             r.gates = gates.clone();
             r.metadata.insert("attempts".into(), json!(attempts));
         });
-        self.shared.update(|c| {
-            if let Some(s) = c.get_mut("stages").and_then(Value::as_object_mut) {
-                s.insert(
-                    stage.id.clone(),
-                    json!({"status": "completed", "duration_ms": duration_ms,
+        self.shared.update("stages", |s| {
+            s.insert(
+                stage.id.clone(),
+                json!({"status": "completed", "duration_ms": duration_ms,
                            "gates": summaries, "attempts": attempts}),
-                );
-            }
+            );
         });
         let vars = self.stage_vars(
             stage,
@@ -1034,14 +1030,12 @@ impl RunState<'_> {
             "code": f.code, "message": f.message, "suggestions": f.suggestions,
             "context": f.context, "failed_gate": f.failed_gate, "details": details,
         });
-        self.shared.update(|c| {
-            if let Some(s) = c.get_mut("stages").and_then(Value::as_object_mut) {
-                s.insert(
-                    stage.id.clone(),
-                    json!({"status": "failed", "gates": summaries, "attempts": attempts,
+        self.shared.update("stages", |s| {
+            s.insert(
+                stage.id.clone(),
+                json!({"status": "failed", "gates": summaries, "attempts": attempts,
                            "error": error}),
-                );
-            }
+            );
         });
         let vars = self.stage_vars(
             stage,
@@ -1139,12 +1133,12 @@ impl RunState<'_> {
     }
 
     fn build_result(&self, failure: Option<&Failure>, started_at: &str) -> PipelineResult {
-        let ctx = Value::Object(self.shared.snapshot());
+        let scope = self.shared.scope(&[]);
         let get = |k: &str| -> Value {
             self.contract
                 .result
                 .get(k)
-                .and_then(|e| expr::eval(e, &ctx).ok())
+                .and_then(|e| expr::eval_in(e, &scope).ok())
                 .unwrap_or(Value::Null)
         };
         let text = |k: &str| get(k).as_str().map(str::to_owned);

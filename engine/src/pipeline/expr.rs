@@ -106,26 +106,61 @@ pub fn template_variables(src: &str) -> Result<BTreeSet<String>, ExprError> {
     Ok(tmpl.undeclared_variables(false).into_iter().collect())
 }
 
+/// A run context ready for evaluation. Converting JSON to minijinja values costs in proportion
+/// to the context's size, so the executor keeps each context entry converted once and builds a
+/// scope from them cheaply (values are shared, not copied).
+#[derive(Clone)]
+pub struct Scope(MjValue);
+
+impl Scope {
+    /// From a JSON object (tests, one-off evaluations).
+    pub fn new(ctx: &Value) -> Scope {
+        Scope(MjValue::from(minijinja::value::Serde(ctx)))
+    }
+
+    /// From entries already converted with [`to_value`].
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, MjValue)>) -> Scope {
+        Scope(MjValue::from_pairs(entries))
+    }
+}
+
+/// One context entry, converted once.
+pub fn to_value(v: &Value) -> MjValue {
+    MjValue::from(minijinja::value::Serde(v))
+}
+
 /// Evaluates an expression to JSON (undefined → null).
 pub fn eval(src: &str, ctx: &Value) -> Result<Value, ExprError> {
-    let v = compile(src)?.eval(MjValue::from(minijinja::value::Serde(ctx)))?;
-    to_json(&v)
+    eval_in(src, &Scope::new(ctx))
 }
 
 /// Evaluates an expression for its truth (Jinja truthiness: empty and none are false).
 pub fn eval_bool(src: &str, ctx: &Value) -> Result<bool, ExprError> {
-    Ok(compile(src)?
-        .eval(MjValue::from(minijinja::value::Serde(ctx)))?
-        .is_true())
+    eval_bool_in(src, &Scope::new(ctx))
 }
 
 /// Renders a message template. Text without `{{`/`{%` is returned as written, so literal braces
 /// in plain messages need no escaping.
 pub fn render(src: &str, ctx: &Value) -> Result<String, ExprError> {
+    render_in(src, &Scope::new(ctx))
+}
+
+/// [`eval`] in a prepared scope.
+pub fn eval_in(src: &str, scope: &Scope) -> Result<Value, ExprError> {
+    to_json(&compile(src)?.eval(scope.0.clone())?)
+}
+
+/// [`eval_bool`] in a prepared scope.
+pub fn eval_bool_in(src: &str, scope: &Scope) -> Result<bool, ExprError> {
+    Ok(compile(src)?.eval(scope.0.clone())?.is_true())
+}
+
+/// [`render`] in a prepared scope.
+pub fn render_in(src: &str, scope: &Scope) -> Result<String, ExprError> {
     if !src.contains("{{") && !src.contains("{%") {
         return Ok(src.to_owned());
     }
-    Ok(ENV.render_str(src, MjValue::from(minijinja::value::Serde(ctx)))?)
+    Ok(ENV.render_str(src, scope.0.clone())?)
 }
 
 fn to_json(v: &MjValue) -> Result<Value, ExprError> {

@@ -6,6 +6,7 @@
 //! ordering, timeouts, retries, events, records.
 
 use crate::contract::executable::{HandlerInfo, StageSpec};
+use crate::pipeline::expr;
 use crate::pipeline::run::RunRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -205,26 +206,47 @@ pub struct RunShared {
     pub request: RunRequest,
     pub services: Arc<Services>,
     pub resources: Resources,
-    context: Mutex<Map<String, Value>>,
+    context: Mutex<Context>,
+}
+
+/// The run context as JSON (handlers read it) and, entry by entry, as already-converted
+/// expression values (the executor evaluates many expressions per stage).
+struct Context {
+    json: Map<String, Value>,
+    converted: BTreeMap<String, minijinja::Value>,
+}
+
+impl Context {
+    fn insert(&mut self, key: &str, v: Value) {
+        self.converted.insert(key.to_owned(), expr::to_value(&v));
+        self.json.insert(key.to_owned(), v);
+    }
 }
 
 impl RunShared {
     pub fn new(request: RunRequest, services: Arc<Services>, context: Map<String, Value>) -> Self {
+        let converted = context
+            .iter()
+            .map(|(k, v)| (k.clone(), expr::to_value(v)))
+            .collect();
         RunShared {
             request,
             services,
             resources: Resources::default(),
-            context: Mutex::new(context),
+            context: Mutex::new(Context {
+                json: context,
+                converted,
+            }),
         }
+    }
+
+    fn ctx(&self) -> std::sync::MutexGuard<'_, Context> {
+        self.context.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A run-context value (cloned).
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.context
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+        self.ctx().json.get(key).cloned()
     }
 
     /// Deserialises a run-context value.
@@ -237,21 +259,41 @@ impl RunShared {
     }
 
     pub(crate) fn set(&self, key: &str, v: Value) {
-        self.context
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), v);
+        self.ctx().insert(key, v);
     }
 
-    pub(crate) fn update(&self, f: impl FnOnce(&mut Map<String, Value>)) {
-        f(&mut self.context.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Changes the context entry `key` (an object, created when absent).
+    pub(crate) fn update(&self, key: &str, f: impl FnOnce(&mut Map<String, Value>)) {
+        let mut ctx = self.ctx();
+        let mut v = ctx
+            .json
+            .remove(key)
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if let Value::Object(m) = &mut v {
+            f(m);
+        }
+        ctx.insert(key, v);
     }
 
     pub fn snapshot(&self) -> Map<String, Value> {
-        self.context
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.ctx().json.clone()
+    }
+
+    /// An evaluation scope: the context plus `extra` entries (converted here).
+    pub fn scope(&self, extra: &[(&str, &Value)]) -> expr::Scope {
+        let ctx = self.ctx();
+        let converted: Vec<(String, minijinja::Value)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), expr::to_value(v)))
+            .collect();
+        expr::Scope::from_entries(
+            ctx.converted
+                .iter()
+                .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .chain(converted.iter().map(|(k, v)| (k.as_str(), v.clone())))
+                .collect::<Vec<_>>(),
+        )
     }
 }
 

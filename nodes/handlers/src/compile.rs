@@ -68,14 +68,10 @@ pub async fn import_test(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let (env, dir) = env_and_dir(ctx)?;
     let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
     let class = naming::node_class(&parsed.node_name, parsed.node_type);
-    let mut v = from_outcome(cg::g14_import(&env, &dir, &class).await);
-    if v.error_code.as_deref() == Some("MISSING_DEPENDENCY") {
-        // Name the release the template pack was generated from, not just its line.
-        let pin = crate::resources::pack(ctx.run)?.symbols().version.clone();
-        v = v.suggest(vec![format!(
-            "Install omnibase-core {pin} into a Python ≥ 3.12 ({})",
-            env.display_name()
-        )]);
-    }
-    Ok(v)
+    // Suggestions name the release the template pack was generated from.
+    let opts = cg::CompileOptions {
+        omnibase_core_version: crate::resources::pack(ctx.run)?.symbols().version.clone(),
+        ..Default::default()
+    };
+    Ok(from_outcome(cg::g14_import_with(&env, &dir, &class, &opts).await))
 }

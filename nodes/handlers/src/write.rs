@@ -29,8 +29,9 @@ pub async fn write_node(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
         .unwrap_or_default();
     let correlation_id = ctx.run.request.trigger.correlation_id;
 
-    // Redelivery after a crash that came after the rename: the directory is ours; keep it.
-    if manifest_correlation_id(&plan.node_dir) == Some(correlation_id) && !plan.force {
+    // Redelivery after a crash that came after the rename: the directory is ours (also with
+    // --force: replacing it again would only rewrite what this run already wrote); keep it.
+    if manifest_correlation_id(&plan.node_dir) == Some(correlation_id) {
         return Ok(json!({ "written": {
             "node_directory": plan.node_dir, "main_file": plan.node_dir.join(&main_file),
             "files": files, "total_bytes": total_bytes, "replaced_existing": false,
