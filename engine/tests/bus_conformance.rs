@@ -48,7 +48,7 @@ async fn round_trip(backend: Backend) {
 }
 
 async fn order_within_partition(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "order").await else {
+    let Some(t) = TestBus::new(backend, "order_within_partition").await else {
         return;
     };
     let topics = vec![t.bus.topic("GenerationProgress").unwrap()];
@@ -76,7 +76,7 @@ async fn order_within_partition(backend: Backend) {
 }
 
 async fn group_splits_work(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "split").await else {
+    let Some(t) = TestBus::new(backend, "group_splits_work").await else {
         return;
     };
     let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
@@ -118,7 +118,7 @@ async fn group_splits_work(backend: Backend) {
 }
 
 async fn redelivers_after_member_dies(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "redeliver").await else {
+    let Some(t) = TestBus::new(backend, "redelivers_after_member_dies").await else {
         return;
     };
     let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
@@ -156,7 +156,7 @@ async fn redelivers_after_member_dies(backend: Backend) {
 }
 
 async fn replay_from_beginning(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "replay").await else {
+    let Some(t) = TestBus::new(backend, "replay_from_beginning").await else {
         return;
     };
     let topics = vec![t.bus.topic("GenerationProgress").unwrap()];
@@ -196,7 +196,7 @@ async fn replay_from_beginning(backend: Backend) {
 }
 
 async fn poison_goes_to_dlq(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "poison").await else {
+    let Some(t) = TestBus::new(backend, "poison_goes_to_dlq").await else {
         return;
     };
     let topic = t.bus.topic("PromptSubmitted").unwrap();
@@ -262,7 +262,7 @@ async fn poison_goes_to_dlq(backend: Backend) {
 }
 
 async fn nack_retries_then_dead_letters(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "nack").await else {
+    let Some(t) = TestBus::new(backend, "nack_retries_then_dead_letters").await else {
         return;
     };
     let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
@@ -307,7 +307,7 @@ async fn nack_retries_then_dead_letters(backend: Backend) {
 }
 
 async fn too_large_is_refused(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "large").await else {
+    let Some(t) = TestBus::new(backend, "too_large_is_refused").await else {
         return;
     };
     let mut env = prompt(Uuid::now_v7());
@@ -327,7 +327,7 @@ async fn too_large_is_refused(backend: Backend) {
 }
 
 async fn observe_run_exactly_once_by_seq(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "observe").await else {
+    let Some(t) = TestBus::new(backend, "observe_run_exactly_once_by_seq").await else {
         return;
     };
     let topics = t.bus.all_topics();
@@ -360,7 +360,7 @@ async fn observe_run_exactly_once_by_seq(backend: Backend) {
 }
 
 async fn run_state_round_trip(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "runs").await else {
+    let Some(t) = TestBus::new(backend, "run_state_round_trip").await else {
         return;
     };
     let id = Uuid::now_v7();
@@ -379,7 +379,7 @@ async fn run_state_round_trip(backend: Backend) {
 }
 
 async fn survives_broker_restart(backend: Backend) {
-    let Some(mut t) = TestBus::restartable(backend, "restart").await else {
+    let Some(mut t) = TestBus::restartable(backend, "survives_broker_restart").await else {
         return;
     };
     let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
@@ -446,7 +446,7 @@ async fn survives_broker_restart(backend: Backend) {
 }
 
 async fn observe_from_position(backend: Backend) {
-    let Some(t) = TestBus::new(backend, "from_pos").await else {
+    let Some(t) = TestBus::new(backend, "observe_from_position").await else {
         return;
     };
     let topics = vec![t.bus.topic("GenerationProgress").unwrap()];
