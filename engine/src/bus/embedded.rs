@@ -170,7 +170,7 @@ impl Embedded {
         let topic = topic.to_string();
         with_conn(&self.conn, "retention", move |c| {
             if let Some(age) = max_age {
-                let cutoff = now_ms() - (age as i64).saturating_mul(1000);
+                let cutoff = now_ms().saturating_sub(i64::try_from(age).unwrap_or(i64::MAX).saturating_mul(1000));
                 c.execute("DELETE FROM messages WHERE topic = ?1 AND created_ms < ?2", params![topic, cutoff])?;
             }
             if let Some(max) = max_messages {

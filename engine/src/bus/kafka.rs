@@ -252,6 +252,29 @@ impl Kafka {
         Ok(())
     }
 
+    /// Partitions of each topic, in one blocking task.
+    async fn all_partitions(&self, topics: &[String]) -> Result<Vec<Vec<i32>>, BusError> {
+        let client = self.producer.clone();
+        let (ts, timeout, servers) = (topics.to_vec(), self.cfg.timeout(), self.servers.clone());
+        tokio::task::spawn_blocking(move || {
+            ts.iter()
+                .map(|t| {
+                    let md = client
+                        .client()
+                        .fetch_metadata(Some(t), timeout)
+                        .map_err(|e| kerr(&servers, "metadata", e))?;
+                    Ok(md
+                        .topics()
+                        .first()
+                        .map(|mt| mt.partitions().iter().map(|p| p.id()).collect())
+                        .unwrap_or_default())
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| BusError::broker(NAME, "metadata", e))?
+    }
+
     /// Partitions of a topic.
     async fn partitions(&self, topic: &str) -> Result<Vec<i32>, BusError> {
         let client = self.producer.clone();
@@ -293,13 +316,14 @@ impl Kafka {
     ) -> Result<KafkaObserver, BusError> {
         self.ensure_topics(topics).await?;
         let mut starts: Vec<(String, i32, KOffset)> = Vec::new();
-        for t in topics {
-            for p in self.partitions(t).await? {
+        let all = self.all_partitions(topics).await?;
+        for (t, parts) in topics.iter().zip(all) {
+            for p in parts {
                 let off = match from {
                     ObserveFrom::Beginning => KOffset::Beginning,
-                    // A concrete offset, so that everything published after observe() returns
-                    // is seen (OFFSET_END would be resolved later, racing with publishes).
-                    ObserveFrom::End => KOffset::Offset(self.watermarks(t, p).await?.1),
+                    // Resolved to concrete offsets by the reader thread before observe() returns
+                    // (one ListOffsets round trip), so everything published after is seen.
+                    ObserveFrom::End => KOffset::End,
                     ObserveFrom::Positions(ps) => {
                         match ps.iter().find(|x| &x.topic == t && x.partition == p) {
                             Some(Position {
@@ -326,9 +350,10 @@ impl Kafka {
         let (started_tx, started_rx) = oneshot::channel();
         let backlog = Arc::new(AtomicUsize::new(0));
         let bl = backlog.clone();
+        let timeout = self.cfg.timeout();
         std::thread::Builder::new()
             .name("onex-kafka-observer".into())
-            .spawn(move || observer_thread(config, starts, tx, stop_rx, started_tx, bl))
+            .spawn(move || observer_thread(config, starts, timeout, tx, stop_rx, started_tx, bl))
             .map_err(|e| BusError::broker(NAME, "observer thread", e))?;
         started_rx
             .await
@@ -829,6 +854,7 @@ impl RawGroup for KafkaGroup {
 fn observer_thread(
     config: ClientConfig,
     starts: Vec<(String, i32, KOffset)>,
+    timeout: Duration,
     tx: mpsc::UnboundedSender<RawMessage>,
     stop: std::sync::mpsc::Receiver<()>,
     started: oneshot::Sender<Result<(), BusError>>,
@@ -843,6 +869,44 @@ fn observer_thread(
             return;
         }
     };
+    let mut starts = starts;
+    // `End` becomes the current end offset (ListOffsets with timestamp -1 = latest), so the
+    // reader starts exactly where the log ends when observe() returns.
+    if starts.iter().any(|s| s.2 == KOffset::End) {
+        let mut ask = TopicPartitionList::new();
+        for (t, p, o) in &starts {
+            if *o == KOffset::End && ask.add_partition_offset(t, *p, KOffset::End).is_err() {
+                let _ = started.send(Err(BusError::broker(NAME, "observe", "bad partition")));
+                return;
+            }
+        }
+        let ends = consumer.offsets_for_times(ask, timeout);
+        match ends {
+            Ok(ends) => {
+                for (t, p, o) in starts.iter_mut() {
+                    if *o != KOffset::End {
+                        continue;
+                    }
+                    match ends.find_partition(t, *p).map(|e| e.offset()) {
+                        Some(KOffset::Offset(x)) => *o = KOffset::Offset(x),
+                        other => {
+                            let _ = started.send(Err(BusError::broker(
+                                NAME,
+                                "observe",
+                                format!("no end offset for {t}[{p}]: {other:?}"),
+                            )));
+                            return;
+                        }
+                    }
+                }
+                drop(ends);
+            }
+            Err(e) => {
+                let _ = started.send(Err(BusError::broker(NAME, "observe: end offsets", e)));
+                return;
+            }
+        }
+    }
     let mut tpl = TopicPartitionList::new();
     for (t, p, o) in &starts {
         if let Err(e) = tpl.add_partition_offset(t, *p, *o) {
