@@ -70,21 +70,3 @@ fn validate_1000_contracts(bencher: divan::Bencher) {
         r
     });
 }
-
-/// The same 1,000 files on one thread (validate_file in a loop): the parallel speed-up is the
-/// ratio to `validate_1000_contracts`.
-#[divan::bench(sample_count = 20)]
-fn validate_1000_contracts_one_thread(bencher: divan::Bencher) {
-    let (_keep, dir) = corpus_dir(1000);
-    let files = onex_engine::contract::validate::discover(std::slice::from_ref(&dir)).unwrap();
-    let opts = ValidateOptions::default();
-    let _ = onex_engine::contract::validate_file(&files[0], &opts, None);
-    bencher.bench(|| {
-        let r: Vec<_> = files
-            .iter()
-            .map(|f| onex_engine::contract::validate_file(f, &opts, None))
-            .collect();
-        assert_eq!(r.len(), 1000);
-        r
-    });
-}
