@@ -236,3 +236,29 @@ fn whole_corpus_directory_in_one_run() {
     assert_eq!(report.files.len(), 13);
     assert_eq!(report.errors(), 0);
 }
+
+/// Every finding on the corpus (code, line:col, pointer), pinned: a regression in any rule or in
+/// position mapping on real files shows up here.
+#[test]
+fn corpus_findings_snapshot() {
+    let Some(c) = corpus() else { return };
+    let report =
+        validate_paths(std::slice::from_ref(&c), &ValidateOptions::default(), None).unwrap();
+    let mut out = String::new();
+    for f in &report.files {
+        let rel = f.path.strip_prefix(&c).unwrap().display().to_string();
+        out.push_str(&format!(
+            "== {rel} dialect={} node_type={} status={}\n",
+            f.dialect.map_or("-", |d| d.as_str()),
+            f.node_type.as_ref().map_or("-", |n| n.canonical.as_str()),
+            f.status().as_str()
+        ));
+        for d in &f.diagnostics {
+            out.push_str(&format!(
+                "  {}:{} {:?} {} [{}]\n",
+                d.pos.line, d.pos.column, d.severity, d.code, d.pointer
+            ));
+        }
+    }
+    insta::assert_snapshot!("corpus_findings", out);
+}
