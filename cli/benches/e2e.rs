@@ -7,7 +7,7 @@
 //! `cargo bench -p onex-cli --bench e2e` (with the brokers of `scripts/brokers.sh start` in the
 //! environment for Redis and Kafka; embedded always runs).
 
-use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Role};
+use onex_engine::bus::{self, BusConfig, ObserveFrom, Role};
 use onex_engine::events::Component;
 use onex_engine::pipeline::run::event_source;
 use onex_engine::pipeline::{PromptOptions, RunRequest};

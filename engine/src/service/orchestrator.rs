@@ -140,6 +140,17 @@ impl Orchestrator {
         let mut idle_since = Instant::now();
         tracing::info!(instance = %self.instance, group = %self.opts.group, "orchestrator started");
         loop {
+            // Settle what finished (non-blocking).
+            while let Ok((delivery, outcome)) = done_rx.try_recv() {
+                in_flight -= 1;
+                idle_since = Instant::now();
+                self.settle(&mut consumer, &delivery, &outcome, &mut stats)
+                    .await;
+            }
+            if !stopping && shutdown.is_cancelled() {
+                tracing::info!(in_flight, "shutting down: finishing runs in flight");
+                stopping = true;
+            }
             if stopping && in_flight == 0 {
                 break;
             }
@@ -150,35 +161,36 @@ impl Orchestrator {
                 tracing::info!("idle for {idle:?}: exiting");
                 break;
             }
-            tokio::select! {
-                _ = shutdown.cancelled(), if !stopping => {
-                    tracing::info!(in_flight, "shutting down: finishing runs in flight");
-                    stopping = true;
-                }
-                Some((delivery, outcome)) = done_rx.recv() => {
-                    in_flight -= 1;
-                    idle_since = Instant::now();
-                    self.settle(&mut consumer, &delivery, &outcome, &mut stats).await;
-                }
-                next = consumer.next(self.opts.poll), if !stopping && in_flight < self.opts.concurrency => {
-                    match next {
-                        Ok(Some(delivery)) => {
-                            metrics::consumed(&delivery.envelope.event_type);
-                            in_flight += 1;
-                            idle_since = Instant::now();
-                            let me = self.clone();
-                            let tx = done_tx.clone();
-                            tokio::spawn(async move {
-                                let outcome = me.handle(delivery.envelope.clone()).await;
-                                let _ = tx.send((delivery, outcome));
-                            });
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!("consume: {e}");
-                            tokio::time::sleep(self.opts.poll).await;
-                        }
+            if stopping || in_flight >= self.opts.concurrency {
+                // Full (or draining): wait for a run to finish. Receiving is cancel-safe.
+                tokio::select! {
+                    Some((delivery, outcome)) = done_rx.recv() => {
+                        in_flight -= 1;
+                        idle_since = Instant::now();
+                        self.settle(&mut consumer, &delivery, &outcome, &mut stats).await;
                     }
+                    _ = shutdown.cancelled(), if !stopping => {}
+                }
+                continue;
+            }
+            // `Consumer::next` is never raced against anything: a read dropped half-way can
+            // leave a message assigned to this member unseen (Redis: until the lease expires).
+            match consumer.next(self.opts.poll).await {
+                Ok(Some(delivery)) => {
+                    metrics::consumed(&delivery.envelope.event_type);
+                    in_flight += 1;
+                    idle_since = Instant::now();
+                    let me = self.clone();
+                    let tx = done_tx.clone();
+                    tokio::spawn(async move {
+                        let outcome = me.handle(delivery.envelope.clone()).await;
+                        let _ = tx.send((delivery, outcome));
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!("consume: {e}");
+                    tokio::time::sleep(self.opts.poll).await;
                 }
             }
             metrics::dead_lettered(consumer.dead_lettered());
