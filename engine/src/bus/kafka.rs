@@ -426,13 +426,23 @@ impl Transport for Kafka {
                 .key(key)
                 .payload(value)
                 .headers(headers);
-            match self.producer.send(record, self.cfg.timeout()).await {
-                Ok(d) => Ok(Position {
+            // librdkafka's own message timeout fires late (its timer scans once a second, and
+            // an unreachable broker adds retries); the caller gets an answer within
+            // bus.timeout_ms. A message timed out here may still be delivered later: the caller
+            // sees a failure and may publish again (at-least-once, consumers de-duplicate).
+            let limit = self.cfg.timeout();
+            match tokio::time::timeout(limit, self.producer.send(record, limit)).await {
+                Ok(Ok(d)) => Ok(Position {
                     topic: topic.to_string(),
                     partition: d.partition,
                     offset: Offset::Index(d.offset),
                 }),
-                Err((e, _)) => Err(kerr(&self.servers, &format!("publish to {topic}"), e)),
+                Ok(Err((e, _))) => Err(kerr(&self.servers, &format!("publish to {topic}"), e)),
+                Err(_) => Err(BusError::Timeout {
+                    backend: NAME,
+                    operation: format!("publish to {topic} on {}", self.servers),
+                    millis: limit.as_millis(),
+                }),
             }
         })
     }

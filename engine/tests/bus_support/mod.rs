@@ -264,7 +264,9 @@ impl TestBus {
             Backend::Redis => format!("redis://127.0.0.1:{port}"),
             _ => format!("kafka://127.0.0.1:{port}"),
         };
-        let cfg = test_config(&url, test);
+        let mut cfg = test_config(&url, test);
+        // Short, so that a publish while the broker is down fails quickly.
+        cfg.timeout_ms = 4000;
         let bus = connect(&cfg, Role::Service)
             .await
             .unwrap_or_else(|e| panic!("connect to the test's own broker {url}: {e}"));
@@ -285,8 +287,24 @@ impl TestBus {
     /// Kill the broker (SIGKILL) and start it again on the same port and storage; the
     /// embedded bus is closed and reopened. Then reconnect.
     pub async fn restart(&mut self) {
+        self.kill_broker();
+        self.start_broker().await;
+    }
+
+    /// SIGKILL the test's own broker (no-op for the embedded bus). True if there was one.
+    pub fn kill_broker(&mut self) -> bool {
+        match self.broker.as_mut() {
+            Some(b) => {
+                b.kill();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Start the test's own broker again (same port and storage) and reconnect.
+    pub async fn start_broker(&mut self) {
         if let Some(b) = self.broker.as_mut() {
-            b.kill();
             b.start();
         }
         let deadline = Instant::now() + Duration::from_secs(30);
