@@ -5,7 +5,7 @@
 //! observation on top of a back end: decoding, validation, retries, dead letters), `validate`
 //! (envelope checks against the event catalogue, DeadLettered envelopes), `order` (a run's
 //! events in `seq` order), and one module per back end implementing the internal
-//! [`Transport`] trait.
+//! `Transport` trait.
 
 mod config;
 mod consumer;
