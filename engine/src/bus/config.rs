@@ -237,4 +237,24 @@ mod tests {
             Err(BusError::Config(_))
         ));
     }
+
+    #[test]
+    fn from_config_section() {
+        let mut s = crate::config::BusSection {
+            url: "redis://h:1".into(),
+            topic_prefix: "p.".into(),
+            retention_events: 0,
+            ..Default::default()
+        };
+        s.kafka
+            .insert("security.protocol".into(), "SASL_SSL".into());
+        let c = BusConfig::from_section(&s);
+        assert_eq!(c.url, "redis://h:1");
+        assert_eq!(c.topic_prefix, "p.");
+        assert_eq!(c.retention.max_messages, None);
+        assert_eq!(c.kafka["security.protocol"], "SASL_SSL");
+        assert_eq!(c.max_message_bytes, 1 << 20);
+        s.retention_events = 10;
+        assert_eq!(BusConfig::from_section(&s).retention.max_messages, Some(10));
+    }
 }

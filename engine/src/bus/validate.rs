@@ -204,3 +204,122 @@ pub(crate) fn new_trace() -> TraceContext {
         tracestate: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{Offset, Position};
+
+    fn raw(value: &[u8], key: Option<&str>) -> RawMessage {
+        RawMessage {
+            position: Position {
+                topic: "p.generation.pipeline.prompt_submitted".into(),
+                partition: 3,
+                offset: Offset::Index(42),
+            },
+            key: key.map(str::to_string),
+            value: value.to_vec(),
+            deliveries: 1,
+        }
+    }
+
+    fn letter(msg: &RawMessage, failure: &Failure, max: usize) -> Envelope {
+        let rec = FailureRecord {
+            failure,
+            attempts: 1,
+            first_failed_at: Envelope::now_timestamp(),
+            last_failed_at: Envelope::now_timestamp(),
+        };
+        dead_letter(msg, &rec, Role::Service, "t", max)
+    }
+
+    #[test]
+    fn dead_letters_pass_the_catalogue() {
+        let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
+            (b"\xff\xfe\x00binary".to_vec(), None),
+            (b"{\"not\": \"an envelope\"}".to_vec(), Some("not-a-uuid")),
+            (b"[]".to_vec(), Some("01a2202a-7507-75d2-91d1-e990550d18e4")),
+            (Vec::new(), None),
+        ];
+        for (value, key) in cases {
+            let msg = raw(&value, key);
+            let failure = decode(&value).expect_err("not decodable");
+            assert_eq!(failure.kind(), "decode");
+            let env = letter(&msg, &failure, 1 << 20);
+            check(&env).unwrap_or_else(|e| panic!("dead letter invalid: {e}"));
+            assert_eq!(env.seq, 0);
+            assert_eq!(env.payload["original_offset_or_id"], "42");
+            assert_eq!(env.payload["original_partition"], 3);
+            if key == Some("01a2202a-7507-75d2-91d1-e990550d18e4") {
+                assert_eq!(env.correlation_id.to_string(), key.unwrap_or_default());
+            }
+        }
+    }
+
+    #[test]
+    fn binary_values_are_base64_and_big_ones_cut_to_fit() {
+        let msg = raw(b"\xff\x00\x01", None);
+        let env = letter(&msg, &Failure::Decode("x".into()), 1 << 20);
+        assert_eq!(env.payload["original_value"], "/wAB");
+        assert_eq!(env.payload["original_value_encoding"], "base64");
+        let big = "é".repeat(600_000); // 1.2 MB of UTF-8, 2-byte chars
+        let msg = raw(big.as_bytes(), None);
+        let env = letter(&msg, &Failure::Schema("bad".into()), 1 << 20);
+        let size = serde_json::to_vec(&env)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        assert!(
+            size <= 1 << 20,
+            "dead letter of {size} bytes exceeds the limit"
+        );
+        assert_eq!(env.payload["original_value_truncated"], true);
+    }
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_bytes() {
+        // A cheap deterministic generator: varied bytes, JSON-ish fragments.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let pieces: [&[u8]; 8] = [
+            b"{",
+            b"}",
+            b"\"schema_version\":",
+            b"\"2.0.0\"",
+            b"\"payload\":",
+            b"[",
+            b"]",
+            b"\xff",
+        ];
+        for _ in 0..2000 {
+            let mut v = Vec::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.extend_from_slice(pieces[(x % 8) as usize]);
+                v.push((x >> 8) as u8);
+            }
+            let _ = decode(&v);
+        }
+    }
+
+    #[test]
+    fn schema_version_major_is_told_apart() {
+        let mut v: serde_json::Value =
+            serde_json::json!({"schema_version": "2.1.0", "event_type": "PromptSubmitted"});
+        assert_eq!(
+            decode(v.to_string().as_bytes())
+                .map(|_| ())
+                .unwrap_err()
+                .kind(),
+            "schema_version"
+        );
+        v["schema_version"] = "1.9.0".into();
+        assert_eq!(
+            decode(v.to_string().as_bytes())
+                .map(|_| ())
+                .unwrap_err()
+                .kind(),
+            "decode"
+        );
+    }
+}
