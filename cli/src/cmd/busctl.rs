@@ -70,8 +70,12 @@ pub async fn read_all(
         .await
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    while let Some(o) = obs.next(quiet).await.map_err(|e| e.to_string())? {
+    // The first fetch of a group-less Kafka reader includes partition assignment and offset
+    // lookups: give it time before "nothing new" can mean "nothing there".
+    let mut wait = quiet.max(Duration::from_secs(3));
+    while let Some(o) = obs.next(wait).await.map_err(|e| e.to_string())? {
         out.push(o.envelope);
+        wait = quiet;
     }
     Ok(out)
 }
