@@ -75,7 +75,7 @@ fn generate(state: &Path, out: &Path, extra: &[&str]) -> (i32, Vec<Value>, Strin
 }
 
 fn result_of(lines: &[Value]) -> &Value {
-    &lines
+    lines
         .last()
         .expect("output")
         .get("result")

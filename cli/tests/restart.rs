@@ -3,7 +3,6 @@
 //! one terminal outcome and a complete node directory.
 
 #[path = "../../engine/tests/bus_support/mod.rs"]
-#[allow(dead_code)]
 mod bus_support;
 
 mod common;

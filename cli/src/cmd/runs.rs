@@ -181,7 +181,7 @@ pub async fn runs(args: &RunsArgs, config: &Config) -> ExitCode {
     }
     let mut rows: Vec<_> = by_run.into_iter().collect();
     // UUID v7 ids sort by creation time; newest first.
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (id, (submitted, terminal)) in rows.into_iter().take(args.limit) {
         let outcome = match &terminal {
             Some(t) if t.event_type == "PipelineCompleted" => "success".to_owned(),

@@ -57,7 +57,7 @@ enum AttemptError {
     /// Retryable (infrastructure error or stage timeout).
     Retryable { code: String, message: String },
     /// Final (domain failure or BLOCKING gate fail).
-    Final(Failure, Value),
+    Final(Box<Failure>, Value),
     /// The event sink failed: the run cannot go on.
     Emit(EmitError),
 }
@@ -221,8 +221,8 @@ impl RunState<'_> {
         match self.contract.execution_mode {
             ExecutionMode::Parallel => {
                 let mut waves: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-                for i in 0..stages.len() {
-                    waves.entry(depth[i]).or_default().push(i);
+                for (i, d) in depth.iter().enumerate() {
+                    waves.entry(*d).or_default().push(i);
                 }
                 waves.into_values().collect()
             }
@@ -463,6 +463,7 @@ impl RunState<'_> {
             None => {}
             Some(AttemptError::Emit(e)) => return StageEnd::Emit(e),
             Some(AttemptError::Final(f, details)) => {
+                let f = *f;
                 return match self.fail_stage(stage, &f, details, 1, &[]).await {
                     Ok(()) => StageEnd::Failed(f),
                     Err(e) => StageEnd::Emit(e),
@@ -502,6 +503,7 @@ impl RunState<'_> {
                 }
                 Err(AttemptError::Emit(e)) => return StageEnd::Emit(e),
                 Err(AttemptError::Final(f, details)) => {
+                    let f = *f;
                     let gates = self.record(&stage.id, |r| r.gates.clone());
                     return match self.fail_stage(stage, &f, details, attempt, &gates).await {
                         Ok(()) => StageEnd::Failed(f),
@@ -609,7 +611,9 @@ impl RunState<'_> {
         ) else {
             // ONEX100 rejects this at load time; a registry swapped afterwards still fails cleanly.
             return Err(AttemptError::Final(
-                self.internal_failure(stage, format!("handler '{name}' is not registered")),
+                Box::new(
+                    self.internal_failure(stage, format!("handler '{name}' is not registered")),
+                ),
                 Value::Null,
             ));
         };
@@ -639,20 +643,20 @@ impl RunState<'_> {
             Ok(outputs) => {
                 let Value::Object(map) = outputs else {
                     return Err(AttemptError::Final(
-                        self.internal_failure(
+                        Box::new(self.internal_failure(
                             stage,
                             format!("handler '{name}' returned a non-object"),
-                        ),
+                        )),
                         Value::Null,
                     ));
                 };
                 for (k, v) in &map {
                     if !info.outputs.contains(&k.as_str()) {
                         return Err(AttemptError::Final(
-                            self.internal_failure(
+                            Box::new(self.internal_failure(
                                 stage,
                                 format!("handler '{name}' returned undeclared output '{k}'"),
-                            ),
+                            )),
                             Value::Null,
                         ));
                     }
@@ -664,23 +668,20 @@ impl RunState<'_> {
                 code: stage.error_code.clone(),
                 message,
             }),
-            Err(StageError::Failed {
-                code,
-                message,
-                suggestions,
-                context,
-                details,
-            }) => Err(AttemptError::Final(
-                Failure {
-                    stage: stage.id.clone(),
-                    code,
-                    message,
-                    suggestions,
-                    failed_gate: None,
-                    context,
-                },
-                details,
-            )),
+            Err(StageError::Failed(f)) => {
+                let f = *f;
+                Err(AttemptError::Final(
+                    Box::new(Failure {
+                        stage: stage.id.clone(),
+                        code: f.code,
+                        message: f.message,
+                        suggestions: f.suggestions,
+                        failed_gate: None,
+                        context: f.context,
+                    }),
+                    f.details,
+                ))
+            }
         }
     }
 
@@ -805,7 +806,7 @@ impl RunState<'_> {
                 context: failed.details.clone(),
             };
             self.record(&stage.id, |r| r.gates = records.clone());
-            return Err(AttemptError::Final(failure, Value::Null));
+            return Err(AttemptError::Final(Box::new(failure), Value::Null));
         }
         Ok(records)
     }
@@ -851,16 +852,13 @@ impl RunState<'_> {
                                 message: format!("gate {}: {message}", gate.id),
                             });
                         }
-                        Err(StageError::Failed {
-                            code,
-                            message,
-                            suggestions,
-                            details,
-                            ..
-                        }) => GateVerdict::fail(message)
-                            .code(code)
-                            .suggest(suggestions)
-                            .details(details),
+                        Err(StageError::Failed(f)) => {
+                            let f = *f;
+                            GateVerdict::fail(f.message)
+                                .code(f.code)
+                                .suggest(f.suggestions)
+                                .details(f.details)
+                        }
                     }
                 }
             },

@@ -36,41 +36,45 @@ pub trait HandlerRegistry: Send + Sync {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StageError {
     /// A domain failure (bad prompt, render error, existing output …): final, never retried.
-    #[error("{code}: {message}")]
-    Failed {
-        code: String,
-        message: String,
-        suggestions: Vec<String>,
-        context: Value,
-        /// Extra fields for the stage's failure event (`failed_file`, …).
-        details: Value,
-    },
+    #[error("{}: {}", .0.code, .0.message)]
+    Failed(Box<Failed>),
     /// An infrastructure problem (I/O, a tool that crashed): retried when the stage allows.
     #[error("{0}")]
     Infra(String),
 }
 
+/// A domain failure's particulars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    pub code: String,
+    pub message: String,
+    pub suggestions: Vec<String>,
+    pub context: Value,
+    /// Extra fields for the stage's failure event (`failed_file`, …).
+    pub details: Value,
+}
+
 impl StageError {
     pub fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
-        StageError::Failed {
+        StageError::Failed(Box::new(Failed {
             code: code.into(),
             message: message.into(),
             suggestions: Vec::new(),
             context: Value::Null,
             details: Value::Null,
-        }
+        }))
     }
 
     pub fn with_suggestions(mut self, s: Vec<String>) -> Self {
-        if let StageError::Failed { suggestions, .. } = &mut self {
-            *suggestions = s;
+        if let StageError::Failed(f) = &mut self {
+            f.suggestions = s;
         }
         self
     }
 
     pub fn with_details(mut self, d: Value) -> Self {
-        if let StageError::Failed { details, .. } = &mut self {
-            *details = d;
+        if let StageError::Failed(f) = &mut self {
+            f.details = d;
         }
         self
     }

@@ -17,8 +17,8 @@ pub mod run;
 
 pub use executor::Executor;
 pub use handler::{
-    BoxFuture, GateCtx, GateFn, GateStatus, GateVerdict, HandlerRegistry, Resources, RunResource,
-    RunShared, Services, StageCtx, StageError, StageFn,
+    BoxFuture, Failed, GateCtx, GateFn, GateStatus, GateVerdict, HandlerRegistry, Resources,
+    RunResource, RunShared, Services, StageCtx, StageError, StageFn,
 };
 pub use result::{GateRecord, PipelineResult, RunStatus, StageRecord, StageStatus};
 pub use run::{ChannelSink, EventSink, PromptOptions, RunRequest, SinkError, VecSink};

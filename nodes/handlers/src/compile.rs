@@ -73,5 +73,7 @@ pub async fn import_test(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
         omnibase_core_version: crate::resources::pack(ctx.run)?.symbols().version.clone(),
         ..Default::default()
     };
-    Ok(from_outcome(cg::g14_import_with(&env, &dir, &class, &opts).await))
+    Ok(from_outcome(
+        cg::g14_import_with(&env, &dir, &class, &opts).await,
+    ))
 }

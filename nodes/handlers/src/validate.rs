@@ -143,8 +143,8 @@ pub async fn templates_available(ctx: &GateCtx<'_>) -> Result<GateVerdict, Stage
 pub async fn output_writable(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let plan = match output_plan(ctx.run) {
         Ok(p) => p,
-        Err(StageError::Failed { code, message, .. }) => {
-            return Ok(GateVerdict::fail(message).code(code));
+        Err(StageError::Failed(f)) => {
+            return Ok(GateVerdict::fail(f.message).code(f.code));
         }
         Err(e) => return Err(e),
     };

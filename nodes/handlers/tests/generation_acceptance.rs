@@ -118,7 +118,7 @@ async fn every_acceptance_prompt_generates_a_valid_deterministic_node() {
         let r = &run.result;
         if case.expect_error {
             if r.error_code.as_deref() != Some("INVALID_PROMPT")
-                || out.exists() && tree(&out).len() > 0
+                || out.exists() && !tree(&out).is_empty()
             {
                 problems.push(format!(
                     "{}: expected INVALID_PROMPT, got {}",
