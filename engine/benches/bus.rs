@@ -176,6 +176,46 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         format!("{} / {}", ms(pct(&mut lat, 0.5)), ms(pct(&mut lat, 0.99))),
     );
 
+    // 3b. The same with the observer idle in between (50 ms gaps), waiting in its own task:
+    // the embedded reader of another process has backed off to its longest poll interval.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Uuid, Instant)>();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(o)) = obs.next(Duration::from_secs(5)).await {
+            if tx.send((o.envelope.event_id, Instant::now())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lat = Vec::new();
+    for i in 0..100u64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let e = bus_support::envelope(
+            run,
+            "ParsingStarted",
+            2,
+            "parsing",
+            onex_engine::events::EventStatus::Started,
+            serde_json::json!({ "prompt_length": i }),
+        );
+        let t = Instant::now();
+        bus.publish(&e).await.expect("publish");
+        loop {
+            let (id, at) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("observer too slow")
+                .expect("observer ended");
+            if id == e.event_id {
+                lat.push(at.duration_since(t));
+                break;
+            }
+        }
+    }
+    reader.abort();
+    row(
+        "publish→observe latency p50 / p99 (ms, other connection, idle)",
+        format!("{} / {}", ms(pct(&mut lat, 0.5)), ms(pct(&mut lat, 0.99))),
+    );
+
     // 4. Publish throughput with 64 publishes in flight.
     let tp_topic = vec![bus.topic("GenerationStarted").expect("topic")];
     let t = Instant::now();
@@ -256,7 +296,7 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         for (role, label) in [(Role::Cli, "off (CLI)"), (Role::Service, "on (service)")] {
             let mut first = Vec::new();
             let mut warm = Vec::new();
-            for _ in 0..5 {
+            for _ in 0..10 {
                 let b = connect(&cfg, role).await.expect("connect");
                 let t = Instant::now();
                 b.publish(&progress(run, 1, 1)).await.expect("publish");
