@@ -5,8 +5,8 @@
 //! yet acked messages with their holder, delivery count and lease expiry), `runs` (run state).
 //!
 //! Waiting readers poll with an adaptive interval (0.25 ms doubling to 8 ms while idle) and
-//! are woken at once by publishes from the same process; a publish from another process is
-//! seen within one interval.
+//! are woken at once by publishes through the same bus handle (one `connect`); a publish from
+//! another handle or process is seen within one interval.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
