@@ -2,12 +2,15 @@
 
 mod cmd;
 mod metrics;
+#[cfg(feature = "otlp")]
+mod otel;
 mod progress;
 
 use clap::{Parser, Subcommand};
 use onex_engine::config::Config;
 use onex_handlers::Registry;
 use std::process::ExitCode;
+use tracing_subscriber::Layer as _;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +21,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Export traces to this OTLP/HTTP endpoint (`http://127.0.0.1:4318/v1/traces`); needs a
+    /// build with `--features otlp`.
+    #[arg(long, global = true, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,13 +89,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONEX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _otel = match init_tracing(cli.otlp_endpoint.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("onex: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match &cli.command {
         Command::Validate(a) => cmd::validate::run(a, Some(&Registry)),
         Command::Graph(a) => cmd::graph::run(a, Some(&Registry)),
@@ -117,6 +124,32 @@ fn main() -> ExitCode {
             };
             cmd::runs::replay_run(&args, &config).await
         }),
+    }
+}
+
+/// Logs to stderr (`ONEX_LOG`, default warn); with `--otlp-endpoint`, spans also go to OTLP.
+fn init_tracing(otlp: Option<&str>) -> Result<Option<Box<dyn std::any::Any>>, String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    match otlp {
+        None => {
+            registry.init();
+            Ok(None)
+        }
+        #[cfg(feature = "otlp")]
+        Some(endpoint) => {
+            let (layer, guard) = otel::layer(endpoint)?;
+            registry.with(layer).init();
+            Ok(Some(Box::new(guard)))
+        }
+        #[cfg(not(feature = "otlp"))]
+        Some(_) => {
+            Err("this onex was built without OTLP export (cargo build --features otlp)".into())
+        }
     }
 }
 

@@ -37,6 +37,13 @@ pub struct BusSection {
     pub retention_events: u64,
     /// librdkafka properties passed through as they are (`kafka.security.protocol = "SASL_SSL"`).
     pub kafka: BTreeMap<String, String>,
+    /// Partitions of topics the bus creates (Kafka); consumers of one group share them.
+    pub partitions: Option<i32>,
+    /// How long a group member may hold a message without renewing before it is redelivered
+    /// (embedded, Redis).
+    pub lease_ms: Option<u64>,
+    /// How long a bus operation may take before it fails (unreachable broker).
+    pub timeout_ms: Option<u64>,
 }
 
 impl Default for BusSection {
@@ -48,6 +55,9 @@ impl Default for BusSection {
             validate_on_publish: true,
             retention_events: 0,
             kafka: BTreeMap::new(),
+            partitions: None,
+            lease_ms: None,
+            timeout_ms: None,
         }
     }
 }

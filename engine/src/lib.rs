@@ -14,6 +14,7 @@ pub mod events;
 pub mod pipeline;
 pub mod prompt;
 pub mod service;
+pub mod telemetry;
 
 /// Version of the engine, written into generated files and event envelopes.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

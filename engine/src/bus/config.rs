@@ -108,6 +108,15 @@ impl BusConfig {
         };
         cfg.retention.max_messages =
             (section.retention_events > 0).then_some(section.retention_events);
+        if let Some(p) = section.partitions {
+            cfg.partitions = p;
+        }
+        if let Some(l) = section.lease_ms {
+            cfg.lease_ms = l;
+        }
+        if let Some(t) = section.timeout_ms {
+            cfg.timeout_ms = t;
+        }
         cfg
     }
 

@@ -92,6 +92,9 @@ impl Consumer {
 
     /// The next valid event for this member, waiting at most `wait`; `None` when none came.
     /// Invalid messages met on the way are dead-lettered and skipped.
+    ///
+    /// Not cancellation-safe: a call dropped half-way (e.g. losing a `select!`) may leave a
+    /// message assigned to this member unseen until its lease expires. Await it to the end.
     pub async fn next(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
         let deadline = Instant::now() + wait;
         loop {

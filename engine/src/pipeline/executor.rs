@@ -136,6 +136,7 @@ impl Executor {
             attempt = run.shared.request.attempt,
             traceparent = %run.shared.request.trigger.trace.traceparent,
         );
+        crate::telemetry::link_parent(&span, &run.shared.request.trigger.trace.traceparent);
         let outcome = tokio::time::timeout(contract.run_timeout, run.run_stages())
             .instrument(span.clone())
             .await;

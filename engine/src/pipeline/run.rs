@@ -96,7 +96,12 @@ impl RunRequest {
             stage: "pipeline".into(),
             status: EventStatus::Started,
             source,
-            trace: new_trace_context(),
+            trace: crate::telemetry::current_traceparent()
+                .map(|traceparent| TraceContext {
+                    traceparent,
+                    tracestate: None,
+                })
+                .unwrap_or_else(new_trace_context),
             payload,
         }
     }
