@@ -343,3 +343,96 @@ fn waiting_times_out_with_exit_3_and_the_correlation_id() {
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("correlation id"));
 }
+
+#[test]
+fn a_caller_chosen_correlation_id_is_echoed_everywhere() {
+    let state = tempfile::tempdir().unwrap();
+    let id = "0192f4a8-8f00-7c00-8000-000000000040";
+    let (code, lines, err) = generate(
+        state.path(),
+        &state.path().join("out"),
+        &["--direct", "--correlation-id", id],
+    );
+    assert_eq!(code, 0, "{err}");
+    for e in &lines[..lines.len() - 1] {
+        assert_eq!(e["correlation_id"], id);
+    }
+    assert_eq!(result_of(&lines)["correlation_id"], id);
+}
+
+#[test]
+fn events_publish_and_tail_on_the_embedded_bus() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    let payload = state.path().join("p.json");
+    std::fs::write(
+        &payload,
+        serde_json::json!({"prompt_text": "Create EFFECT node called TailWriter", "output_directory": "/tmp",
+                           "requested_by": "ops"})
+        .to_string(),
+    )
+    .unwrap();
+    let o = onex(state.path())
+        .env("ONEX_BUS", &bus)
+        .args([
+            "events",
+            "publish",
+            "--type",
+            "PromptSubmitted",
+            "--payload",
+        ])
+        .arg(&payload)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let t = onex(state.path())
+        .env("ONEX_BUS", &bus)
+        .args([
+            "events",
+            "tail",
+            "--from-beginning",
+            "--json",
+            "--count",
+            "1",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        t.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    let lines = ndjson(&t.stdout);
+    assert_eq!(lines[0]["event_type"], "PromptSubmitted");
+    assert_eq!(
+        lines[0]["payload"]["prompt_text"],
+        "Create EFFECT node called TailWriter"
+    );
+    // An invalid payload is refused before it reaches the bus.
+    std::fs::write(&payload, r#"{"prompt_text": 42}"#).unwrap();
+    let bad = onex(state.path())
+        .env("ONEX_BUS", &bus)
+        .args([
+            "events",
+            "publish",
+            "--type",
+            "PromptSubmitted",
+            "--payload",
+        ])
+        .arg(&payload)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("prompt_text"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

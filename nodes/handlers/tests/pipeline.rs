@@ -178,3 +178,36 @@ async fn an_old_python_makes_g4_and_g14_warn_never_fail() {
     assert_eq!(r.compilation_status.as_deref(), Some("warnings"));
     assert!(!r.compilation_passed);
 }
+
+#[tokio::test]
+async fn force_replaces_an_existing_node_directory() {
+    let out = tempfile::tempdir().unwrap();
+    let prompt = "EFFECT node called LedgerWriter writes ledger entries to PostgreSQL";
+    let first = generate(prompt, out.path()).await;
+    assert!(first.result.success());
+    let node = std::path::PathBuf::from(first.result.output_path.clone().unwrap());
+    std::fs::write(node.join("stale.txt"), b"from an older generation").unwrap();
+    let mut opts = options(prompt, out.path());
+    opts.force = true;
+    let second = run_with(shipped(), opts, services()).await;
+    assert!(second.result.success(), "{}", second.result.summary());
+    assert!(
+        !node.join("stale.txt").exists(),
+        "the old directory was replaced, not merged"
+    );
+    assert_eq!(
+        tree(&node).iter().filter(|(_, b)| !b.is_empty()).count(),
+        12
+    );
+    let started = second
+        .events
+        .iter()
+        .find(|e| e.event_type == "WritingStarted")
+        .unwrap();
+    assert_eq!(started.payload["replace_existing"], true);
+    let manifest = std::fs::read_to_string(node.join("node.manifest.yaml")).unwrap();
+    assert!(
+        manifest.contains(&second.result.correlation_id.to_string()),
+        "the new run's files"
+    );
+}
