@@ -22,15 +22,9 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-/// Gate status (§2): only BLOCKING gates return `Fail`; `Skipped` always has a reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GateStatus {
-    Pass,
-    Warning,
-    Fail,
-    Skipped,
-}
+/// Gate status (§2): only BLOCKING gates return `Fail`; `Skipped` always has a reason. The
+/// executor's type, so gate outcomes need no conversion.
+pub use crate::pipeline::handler::GateStatus;
 
 /// What one gate found: the material of a GateSummary (§5.3) minus what the contract supplies
 /// (gate name, gate type) and the start time the executor records.

@@ -1,8 +1,8 @@
 //! node_compile_checker_effect: the interpreter probe and the compilation gates (G13, G14).
 
 use crate::resources::{PYTHON, PythonRes};
-use onex_engine::codegen::compile::{self as cg, GateOutcome, GateStatus as CgStatus, PythonEnv};
-use onex_engine::pipeline::{GateCtx, GateStatus, GateVerdict, StageCtx, StageError};
+use onex_engine::codegen::compile::{self as cg, GateOutcome, PythonEnv};
+use onex_engine::pipeline::{GateCtx, GateVerdict, StageCtx, StageError};
 use onex_engine::prompt::{ParsedPrompt, naming};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -10,12 +10,7 @@ use std::path::PathBuf;
 /// A codegen gate outcome as the executor's verdict.
 pub(crate) fn from_outcome(g: GateOutcome) -> GateVerdict {
     GateVerdict {
-        status: Some(match g.status {
-            CgStatus::Pass => GateStatus::Pass,
-            CgStatus::Warning => GateStatus::Warning,
-            CgStatus::Fail => GateStatus::Fail,
-            CgStatus::Skipped => GateStatus::Skipped,
-        }),
+        status: Some(g.status),
         message: g.message,
         error_code: g.error_code,
         suggestions: (!g.recovery_suggestions.is_empty()).then_some(g.recovery_suggestions),

@@ -1,7 +1,6 @@
 //! node_validator_compute: output planning and the checking gates (G4–G6, G9–G12).
 
 use crate::resources::{self, RENDERED, RenderedRes};
-use onex_engine::codegen::compile::GateStatus as CgStatus;
 use onex_engine::codegen::output::{self, OutputPlan};
 use onex_engine::codegen::{self, RenderedFile, render};
 use onex_engine::contract::validate::{ValidateOptions, validate_str};
@@ -54,18 +53,9 @@ pub async fn plan_output(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
     }}))
 }
 
-fn status(s: CgStatus) -> GateStatus {
-    match s {
-        CgStatus::Pass => GateStatus::Pass,
-        CgStatus::Warning => GateStatus::Warning,
-        CgStatus::Fail => GateStatus::Fail,
-        CgStatus::Skipped => GateStatus::Skipped,
-    }
-}
-
 fn verdict(v: codegen::GateVerdict) -> GateVerdict {
     GateVerdict {
-        status: Some(status(v.status)),
+        status: Some(v.status),
         message: v.message,
         details: v.details,
         ..Default::default()
