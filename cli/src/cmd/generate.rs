@@ -166,16 +166,43 @@ pub async fn run_direct(args: &GenerateArgs, config: &Config) -> ExitCode {
     );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sink = ChannelSink(tx);
+    let cid = request.trigger.correlation_id;
+    // Where the node went, once the writing stage completed (an interrupt after it leaves the
+    // complete node; before it, nothing).
+    let mut written: Option<String> = None;
     let result = {
         let run = executor.run(&contract, request, &sink);
         tokio::pin!(run);
         loop {
             tokio::select! {
-                Some(e) = rx.recv() => display.event(&e),
+                Some(e) = rx.recv() => {
+                    if e.event_type == "WritingCompleted" {
+                        written = e.payload["node_directory"].as_str().map(str::to_owned);
+                    }
+                    display.event(&e)
+                }
                 r = &mut run => break r,
+                _ = tokio::signal::ctrl_c() => {
+                    // Leaving this block drops the run: its staging directory is removed on
+                    // the way out, so an interrupted run leaves the output as it was.
+                    match &written {
+                        Some(dir) => eprintln!(
+                            "onex generate: interrupted after writing; run {cid} cancelled, {dir} is complete"
+                        ),
+                        None => eprintln!("onex generate: interrupted; run {cid} cancelled, nothing written"),
+                    }
+                    break Err(onex_engine::pipeline::SinkError {
+                        event_type: String::new(),
+                        seq: 0,
+                        message: "interrupted".into(),
+                    });
+                }
             }
         }
     };
+    if matches!(&result, Err(e) if e.message == "interrupted") {
+        return ExitCode::from(130);
+    }
     drop(sink);
     while let Ok(e) = rx.try_recv() {
         display.event(&e);

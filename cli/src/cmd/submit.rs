@@ -127,16 +127,26 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
             args.timeout
                 .unwrap_or(run_timeout + config.run.wait_grace_s),
         );
-    let followed = adapter
-        .follow(&mut observer, cid, deadline, |p| match p {
-            Progress::Event(e) => display.event(e),
-            Progress::Gap { from, to } => {
-                eprintln!(
-                    "onex generate: events seq {from}..{to} did not arrive; showing what came"
-                )
+    let follow = adapter.follow(&mut observer, cid, deadline, |p| match p {
+        Progress::Event(e) => display.event(e),
+        Progress::Gap { from, to } => {
+            eprintln!("onex generate: events seq {from}..{to} did not arrive; showing what came")
+        }
+    });
+    let followed = tokio::select! {
+        f = follow => f,
+        // With an in-process orchestrator the run stops with us; its staging is cleaned up as
+        // the process unwinds. Otherwise the run goes on elsewhere.
+        _ = tokio::signal::ctrl_c() => {
+            if local_run.is_none() {
+                eprintln!("onex generate: stopped following; the run goes on. correlation id {cid}");
+                eprintln!("  follow it with: onex status {cid}");
+            } else {
+                eprintln!("onex generate: interrupted; run {cid} is on the bus, an orchestrator will finish it (onex status {cid})");
             }
-        })
-        .await;
+            return ExitCode::from(130);
+        }
+    };
     if let Some(handle) = local_run {
         // The terminal event is out (or we gave up); let the local run finish recording.
         let _ = handle.await;
