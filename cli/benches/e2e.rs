@@ -91,7 +91,7 @@ fn generate(state: &Path, url: &str, prefix: &str, out: &Path, detach: bool) -> 
 }
 
 /// Publishes `n` triggers and returns runs/s until every terminal event arrived.
-async fn throughput(url: &str, orchestrators: usize, n: usize) -> f64 {
+async fn throughput(url: &str, orchestrators: usize, concurrency: usize, n: usize) -> f64 {
     let state = tempfile::tempdir().unwrap();
     let out = state.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -110,8 +110,7 @@ async fn throughput(url: &str, orchestrators: usize, n: usize) -> f64 {
         .collect();
     let mut obs = bus.observe(&terminals, ObserveFrom::End).await.unwrap();
     let _procs: Vec<Proc> = (0..orchestrators)
-        // One run at a time each: the figure is about scaling out by process.
-        .map(|_| orchestrator(state.path(), url, &prefix, &out, 1))
+        .map(|_| orchestrator(state.path(), url, &prefix, &out, concurrency))
         .collect();
     let t0 = Instant::now();
     for i in 0..n {
@@ -162,55 +161,61 @@ fn main() {
             _ => eprintln!("{name}: skipped ({var} not set)"),
         }
     }
-    println!(
-        "| bus | `--detach` publish p50 / p99 | `--detach` whole process p50 / p99 | one generation end to end p50 / p99 |"
-    );
-    println!("|---|---|---|---|");
-    for (name, url) in &backends {
-        let state = tempfile::tempdir().unwrap();
-        let out = state.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        let prefix = format!("bench{}.", Uuid::now_v7().simple());
-        let _orch = orchestrator(state.path(), url, &prefix, &out, 4);
-        generate(state.path(), url, &prefix, &out.join("warm"), false);
-        let (mut publish, mut wall) = (Vec::new(), Vec::new());
-        for i in 0..60 {
-            let (w, p) = generate(state.path(), url, &prefix, &out.join(format!("d{i}")), true);
-            wall.push(w);
-            publish.push(p.expect("publish_ms reported"));
-        }
-        let mut e2e = Vec::new();
-        for i in 0..20 {
-            e2e.push(
-                generate(
-                    state.path(),
-                    url,
-                    &prefix,
-                    &out.join(format!("e{i}")),
-                    false,
-                )
-                .0,
+    // ONEX_BENCH_PART=throughput skips the latency table.
+    let latency = std::env::var("ONEX_BENCH_PART").map_or(true, |p| p != "throughput");
+    if latency {
+        println!(
+            "| bus | `--detach` publish p50 / p99 | `--detach` whole process p50 / p99 | one generation end to end p50 / p99 |"
+        );
+        println!("|---|---|---|---|");
+        for (name, url) in &backends {
+            let state = tempfile::tempdir().unwrap();
+            let out = state.path().join("out");
+            std::fs::create_dir_all(&out).unwrap();
+            let prefix = format!("bench{}.", Uuid::now_v7().simple());
+            let _orch = orchestrator(state.path(), url, &prefix, &out, 4);
+            generate(state.path(), url, &prefix, &out.join("warm"), false);
+            let (mut publish, mut wall) = (Vec::new(), Vec::new());
+            for i in 0..60 {
+                let (w, p) = generate(state.path(), url, &prefix, &out.join(format!("d{i}")), true);
+                wall.push(w);
+                publish.push(p.expect("publish_ms reported"));
+            }
+            let mut e2e = Vec::new();
+            for i in 0..20 {
+                e2e.push(
+                    generate(
+                        state.path(),
+                        url,
+                        &prefix,
+                        &out.join(format!("e{i}")),
+                        false,
+                    )
+                    .0,
+                );
+            }
+            println!(
+                "| {name} | {:.2} / {:.2} ms | {:.1} / {:.1} ms | {:.0} / {:.0} ms |",
+                pct(publish.clone(), 0.5),
+                pct(publish, 0.99),
+                pct(wall.clone(), 0.5),
+                pct(wall, 0.99),
+                pct(e2e.clone(), 0.5),
+                pct(e2e, 0.99)
             );
         }
-        println!(
-            "| {name} | {:.2} / {:.2} ms | {:.1} / {:.1} ms | {:.0} / {:.0} ms |",
-            pct(publish.clone(), 0.5),
-            pct(publish, 0.99),
-            pct(wall.clone(), 0.5),
-            pct(wall, 0.99),
-            pct(e2e.clone(), 0.5),
-            pct(e2e, 0.99)
-        );
     }
     println!();
-    println!("| bus | throughput, 1 orchestrator | 2 orchestrators | ratio |");
-    println!("|---|---|---|---|");
+    println!("| bus | concurrency per orchestrator | 1 orchestrator | 2 orchestrators | ratio |");
+    println!("|---|---|---|---|---|");
     for (name, url) in backends.iter().filter(|(n, _)| *n != "embedded") {
-        let one = rt.block_on(throughput(url, 1, 200));
-        let two = rt.block_on(throughput(url, 2, 200));
-        println!(
-            "| {name} | {one:.0} runs/s | {two:.0} runs/s | {:.2}× |",
-            two / one
-        );
+        for concurrency in [1, 4] {
+            let one = rt.block_on(throughput(url, 1, concurrency, 200));
+            let two = rt.block_on(throughput(url, 2, concurrency, 200));
+            println!(
+                "| {name} | {concurrency} | {one:.0} runs/s | {two:.0} runs/s | {:.2}× |",
+                two / one
+            );
+        }
     }
 }
