@@ -534,6 +534,36 @@ fn rule_102_expressions(
             hs.extend(["prepare", "handler"].iter().filter_map(|k| str_at(s, k)));
         }
     }
+    // A stage whose own or upstream handler is not a registered stage handler reads outputs
+    // nobody can know;
+    // its field checks are left out (ONEX100 reports the handler, once).
+    let unknown_upstream = |stage: &str| -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![stage.to_owned()];
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            if stage_handler
+                .get(s.as_str())
+                .into_iter()
+                .flatten()
+                .any(|h| {
+                    engine
+                        .handler(h)
+                        .is_none_or(|i| i.kind != HandlerKind::Stage)
+                })
+            {
+                return true;
+            }
+            todo.extend(
+                deps.get(s.as_str())
+                    .into_iter()
+                    .flat_map(|d| d.iter().cloned()),
+            );
+        }
+        false
+    };
     let outputs_of = |stage: &str| -> BTreeSet<String> {
         // The stage itself and everything upstream of it.
         let mut seen = BTreeSet::new();
@@ -561,55 +591,49 @@ fn rule_102_expressions(
     for (si, stage) in stages(onex) {
         let sid = si.to_string();
         let stage_id = str_at(stage, "id").unwrap_or_default();
+        let lenient = unknown_upstream(stage_id);
         let mut known = base.clone();
         known.extend(STAGE_CONTEXT.iter().map(|s| s.to_string()));
         known.extend(outputs_of(stage_id));
-        if let Some(e) = stage.pointer("/when/expression").and_then(Value::as_str) {
-            check_expr(
-                e,
-                Kind::Expression,
-                &known,
-                &ptr(&["onex", "stages", &sid, "when", "expression"]),
-                f,
-            );
-        }
-        if let Some(events) = stage.get("events").and_then(Value::as_object) {
-            for (key, spec) in events {
-                for (field, e) in spec
-                    .get("payload")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(e) = e.as_str() {
-                        check_expr(
-                            e,
-                            Kind::Expression,
-                            &known,
-                            &ptr(&["onex", "stages", &sid, "events", key, "payload", field]),
-                            f,
-                        );
-                    }
-                }
-            }
-        }
         // Gate messages may also read the handler's `details` (file, line, version …).
         let mut known_msg = known.clone();
         known_msg.insert(GATE_MESSAGE_CONTEXT.to_owned());
+        let (expr, msg) = if lenient {
+            (None, None)
+        } else {
+            (Some(&known), Some(&known_msg))
+        };
+        let mut at = |src: &str, kind: Kind, known: Option<&BTreeSet<String>>, tail: &[&str]| {
+            let mut p = vec!["onex", "stages", sid.as_str()];
+            p.extend_from_slice(tail);
+            check_expr(src, kind, known, &ptr(&p), f);
+        };
+        if let Some(e) = stage.pointer("/when/expression").and_then(Value::as_str) {
+            at(e, Kind::Expression, expr, &["when", "expression"]);
+        }
+        for (key, spec) in stage
+            .get("events")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for (field, e) in strings(spec.get("payload")) {
+                at(
+                    e,
+                    Kind::Expression,
+                    expr,
+                    &["events", key, "payload", &field],
+                );
+            }
+        }
         for (gi, gate) in gates(stage) {
-            let gid = gi.to_string();
-            let base_ptr = ["onex", "stages", sid.as_str(), "gates", gid.as_str()];
-            let at = |tail: &[&str]| {
-                let mut p: Vec<&str> = base_ptr.to_vec();
-                p.extend_from_slice(tail);
-                ptr(&p)
-            };
+            let gi = gi.to_string();
             if let Some(e) = str_at(gate, "expression") {
-                check_expr(e, Kind::Expression, &known, &at(&["expression"]), f);
+                at(e, Kind::Expression, expr, &["gates", &gi, "expression"]);
             }
             for key in ["fail_message", "pass_message"] {
                 if let Some(t) = str_at(gate, key) {
-                    check_expr(t, Kind::Template, &known_msg, &at(&[key]), f);
+                    at(t, Kind::Template, msg, &["gates", &gi, key]);
                 }
             }
             for (ci, check) in gate
@@ -621,63 +645,64 @@ fn rule_102_expressions(
             {
                 let ci = ci.to_string();
                 if let Some(e) = str_at(check, "expression") {
-                    check_expr(
+                    at(
                         e,
                         Kind::Expression,
-                        &known,
-                        &at(&["checks", &ci, "expression"]),
-                        f,
+                        expr,
+                        &["gates", &gi, "checks", &ci, "expression"],
                     );
                 }
                 if let Some(t) = str_at(check, "fail_message") {
-                    check_expr(
+                    at(
                         t,
                         Kind::Template,
-                        &known_msg,
-                        &at(&["checks", &ci, "fail_message"]),
-                        f,
+                        msg,
+                        &["gates", &gi, "checks", &ci, "fail_message"],
                     );
                 }
             }
-            for (ri, t) in gate
-                .get("recovery_suggestions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if let Some(t) = t.as_str() {
-                    check_expr(
-                        t,
-                        Kind::Template,
-                        &known_msg,
-                        &at(&["recovery_suggestions", &ri.to_string()]),
-                        f,
-                    );
-                }
+            for (ri, t) in strings(gate.get("recovery_suggestions")) {
+                at(
+                    t,
+                    Kind::Template,
+                    msg,
+                    &["gates", &gi, "recovery_suggestions", &ri],
+                );
             }
         }
     }
     // The result mapping sees the whole run.
     let mut all = base;
+    let mut lenient = false;
     for (id, _, _) in &nodes {
         all.extend(outputs_of(id));
+        lenient |= unknown_upstream(id);
     }
-    for (field, e) in onex
-        .get("result")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(e) = e.as_str() {
-            check_expr(
-                e,
-                Kind::Expression,
-                &all,
-                &ptr(&["onex", "result", field]),
-                f,
-            );
-        }
+    for (field, e) in strings(onex.get("result")) {
+        let known = (!lenient).then_some(&all);
+        check_expr(
+            e,
+            Kind::Expression,
+            known,
+            &ptr(&["onex", "result", &field]),
+            f,
+        );
+    }
+}
+
+/// The string members of an array or object, with their index or key.
+fn strings(v: Option<&Value>) -> Vec<(String, &str)> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| Some((i.to_string(), x.as_str()?)))
+            .collect(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, x)| Some((k.clone(), x.as_str()?)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -687,10 +712,11 @@ enum Kind {
     Template,
 }
 
+/// Checks that `src` parses and, when `known` is given, reads only those names.
 fn check_expr(
     src: &str,
     kind: Kind,
-    known: &BTreeSet<String>,
+    known: Option<&BTreeSet<String>>,
     pointer: &str,
     f: &mut Findings<'_>,
 ) {
@@ -706,6 +732,9 @@ fn check_expr(
             "gate expressions use minijinja syntax: `parsed.service_name is matching('^[a-z_]+$')`",
         ),
         Ok(vars) => {
+            let Some(known) = known else {
+                return; // only the syntax is checked here
+            };
             let unknown: Vec<&String> = vars
                 .iter()
                 .filter(|v| !known.contains(*v) && !expr::is_global(v))
