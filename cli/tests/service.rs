@@ -75,6 +75,8 @@ fn metrics_health_and_graceful_sigterm() {
         "onex_events_consumed_total",
         "onex_stage_duration_seconds",
         "onex_gate_outcomes_total",
+        "onex_dlq_messages",
+        "onex_consumer_lag",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }

@@ -382,6 +382,31 @@ impl Transport for Embedded {
         })
     }
 
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let (group, topics) = (group.to_owned(), topics.to_vec());
+            with_conn(&self.conn, "lag", move |c| {
+                // Not yet handed out (after the group's cursor) plus handed out and unacked.
+                let mut total = 0i64;
+                for t in &topics {
+                    total += c.query_row(
+                        "SELECT (SELECT COUNT(*) FROM messages WHERE topic = ?2 AND id > COALESCE(
+                                    (SELECT last_id FROM group_cursors WHERE grp = ?1 AND topic = ?2), 0))
+                              + (SELECT COUNT(*) FROM leases WHERE grp = ?1 AND topic = ?2)",
+                        params![group, t],
+                        |r| r.get::<_, i64>(0),
+                    )?;
+                }
+                Ok(total.max(0) as u64)
+            })
+            .await
+        })
+    }
+
     fn health(&self) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(async move {
             with_conn(&self.conn, "health", |c| {

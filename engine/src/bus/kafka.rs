@@ -548,6 +548,57 @@ impl Transport for Kafka {
         })
     }
 
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let mut tpl = TopicPartitionList::new();
+            for t in topics {
+                for p in self.partitions(t).await? {
+                    tpl.add_partition(t, p);
+                }
+            }
+            let config = consumer_config(&self.cfg, &self.servers, group);
+            let (timeout, servers) = (self.cfg.timeout(), self.servers.clone());
+            let work = tokio::task::spawn_blocking(move || -> Result<u64, BusError> {
+                // A group-less look at the group's committed offsets: this consumer never
+                // subscribes, so it does not join (or disturb) the group.
+                let consumer: BaseConsumer = config
+                    .create()
+                    .map_err(|e| BusError::Config(format!("kafka consumer settings: {e}")))?;
+                let committed = consumer
+                    .committed_offsets(tpl, timeout)
+                    .map_err(|e| kerr(&servers, "committed offsets", e))?;
+                let mut lag = 0u64;
+                for e in committed.elements() {
+                    let (low, high) = consumer
+                        .fetch_watermarks(e.topic(), e.partition(), timeout)
+                        .map_err(|err| kerr(&servers, "watermarks", err))?;
+                    // No commit yet: the group would start at the oldest retained message.
+                    let from = match e.offset() {
+                        KOffset::Offset(o) => o.max(low),
+                        _ => low,
+                    };
+                    lag += u64::try_from(high - from).unwrap_or(0);
+                }
+                // The offsets list goes before its consumer (rdkafka hangs otherwise, #509).
+                drop(committed);
+                drop(consumer);
+                Ok(lag)
+            });
+            match tokio::time::timeout(self.cfg.timeout() * 2, work).await {
+                Ok(joined) => joined.map_err(|e| BusError::broker(NAME, "lag", e))?,
+                Err(_) => Err(BusError::Timeout {
+                    backend: NAME,
+                    operation: "consumer lag".into(),
+                    millis: (self.cfg.timeout() * 2).as_millis(),
+                }),
+            }
+        })
+    }
+
     fn health(&self) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(self.probe())
     }

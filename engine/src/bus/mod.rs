@@ -230,6 +230,14 @@ pub trait EventBus: Send + Sync {
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
     /// Probe the back end.
     fn health(&self) -> BoxFuture<'_, Result<Health, BusError>>;
+    /// Consumer lag: messages on `topics` that group `group` has not acknowledged yet (not yet
+    /// delivered, or delivered and unacked). A group that never consumed counts everything
+    /// retained (it would start at the oldest message).
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>>;
 }
 
 /// A message as a back end hands it over, before decoding.
@@ -268,6 +276,12 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>>;
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
     fn health(&self) -> BoxFuture<'_, Result<(), BusError>>;
+    /// See [`EventBus::lag`]; `group` is the back end's group id (prefix included).
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>>;
 }
 
 /// A back end's group membership.
@@ -431,6 +445,18 @@ impl EventBus for Bus {
             let len = serde_json::to_vec(state).map(|v| v.len()).unwrap_or(0);
             self.check_size(&validate::runs_topic(&self.cfg.topic_prefix), len)?;
             self.transport.put_run_state(state).await
+        })
+    }
+
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            // The same group id `subscribe` uses.
+            let group = format!("{}{group}", self.cfg.topic_prefix);
+            self.transport.lag(&group, topics).await
         })
     }
 

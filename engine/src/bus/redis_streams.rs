@@ -343,6 +343,58 @@ impl Transport for RedisBus {
         })
     }
 
+    fn lag<'a>(
+        &'a self,
+        group: &'a str,
+        topics: &'a [String],
+    ) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut total = 0u64;
+            for t in topics {
+                let len: u64 = redis::cmd("XLEN")
+                    .arg(t)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| map_err(&self.url, "XLEN", e))?;
+                if len == 0 {
+                    continue;
+                }
+                let groups: Value = redis::cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(t)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| map_err(&self.url, "XINFO GROUPS", e))?;
+                total += match group_info(&groups, group) {
+                    // Redis 7: `lag` = entries not yet delivered to the group; `pending` =
+                    // delivered, unacked. `lag` is nil when trimming made it unknowable: then
+                    // count what follows the group's last delivered id.
+                    Some(info) => {
+                        let undelivered = match info.lag {
+                            Some(l) => l,
+                            None => {
+                                let ids: StreamRangeIds = redis::cmd("XRANGE")
+                                    .arg(t)
+                                    .arg(format!("({}", info.last_delivered))
+                                    .arg("+")
+                                    .query_async::<redis::streams::StreamRangeReply>(&mut conn)
+                                    .await
+                                    .map(StreamRangeIds::from)
+                                    .map_err(|e| map_err(&self.url, "XRANGE", e))?;
+                                ids.0.len() as u64
+                            }
+                        };
+                        undelivered + info.pending
+                    }
+                    // The group has not read this stream: everything retained is lag.
+                    None => len,
+                };
+            }
+            Ok(total)
+        })
+    }
+
     fn health(&self) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
@@ -353,6 +405,58 @@ impl Transport for RedisBus {
             Ok(())
         })
     }
+}
+
+/// One group of an `XINFO GROUPS` reply.
+struct GroupInfo {
+    pending: u64,
+    lag: Option<u64>,
+    last_delivered: String,
+}
+
+/// The entry for `group` in an `XINFO GROUPS` reply (RESP2 flat lists or RESP3 maps).
+fn group_info(reply: &Value, group: &str) -> Option<GroupInfo> {
+    let Value::Array(groups) = reply else {
+        return None;
+    };
+    groups.iter().find_map(|g| {
+        let pairs: Vec<(&Value, &Value)> = match g {
+            Value::Array(flat) => flat
+                .chunks(2)
+                .filter_map(|c| Some((c.first()?, c.get(1)?)))
+                .collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+            _ => return None,
+        };
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| {
+                    matches!(k, Value::BulkString(b) if b == name.as_bytes())
+                        || matches!(k, Value::SimpleString(s) if s == name)
+                })
+                .map(|(_, v)| *v)
+        };
+        let text = |v: &Value| match v {
+            Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            Value::SimpleString(s) => Some(s.clone()),
+            _ => None,
+        };
+        let int = |v: &Value| match v {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        };
+        if field("name").and_then(text)? != group {
+            return None;
+        }
+        Some(GroupInfo {
+            pending: field("pending").and_then(int).unwrap_or(0),
+            lag: field("lag").and_then(int),
+            last_delivered: field("last-delivered-id")
+                .and_then(text)
+                .unwrap_or_else(|| "0-0".into()),
+        })
+    })
 }
 
 /// Entry ids of an XRANGE/XREVRANGE reply.

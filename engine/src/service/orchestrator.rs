@@ -133,6 +133,20 @@ impl Orchestrator {
             Err(e) => return Err(e),
         }
         self.ready.send_replace(true);
+        // Consumer lag for the metrics endpoint, sampled beside the work (never in its way).
+        let lag_task = {
+            let (bus, group, topics) = (self.bus.clone(), self.opts.group.clone(), topics.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    match bus.lag(&group, &topics).await {
+                        Ok(n) => metrics::lag(n),
+                        Err(e) => tracing::debug!("consumer lag: {e}"),
+                    }
+                }
+            })
+        };
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Delivery, Outcome)>();
         let mut stats = Stats::default();
         let mut in_flight = 0usize;
@@ -195,6 +209,7 @@ impl Orchestrator {
             }
             metrics::dead_lettered(consumer.dead_lettered());
         }
+        lag_task.abort();
         if let Err(e) = consumer.close().await {
             tracing::warn!("leaving the group: {e}");
         }
@@ -366,6 +381,10 @@ pub mod metrics {
     pub fn consumed(event_type: &str) {
         ::metrics::counter!("onex_events_consumed_total", "event_type" => event_type.to_owned())
             .increment(1);
+    }
+
+    pub fn lag(n: u64) {
+        ::metrics::gauge!("onex_consumer_lag").set(n as f64);
     }
 
     pub fn dead_lettered(total: u64) {
