@@ -506,3 +506,30 @@ async fn a_payload_the_catalogue_rejects_falls_back_to_the_generic_event() {
         "the run still ends properly"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_stage_reports_its_own_duration_not_the_runs() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "a", "handler": "slow", "params": {"sleep_ms": 5_000}},
+               {"id": "b", "handler": "refuse", "depends_on": ["a"]}]),
+    );
+    let (r, events) = run(&c).await;
+    assert_eq!(r.stages[0].duration_ms, Some(5_000));
+    assert_eq!(r.stages[1].status, StageStatus::Failed);
+    assert!(
+        r.stages[1].duration_ms.unwrap() < 1_000,
+        "{:?}",
+        r.stages[1].duration_ms
+    );
+    let failed = events
+        .iter()
+        .find(|e| e.event_type == "StageFailed")
+        .unwrap();
+    assert!(
+        failed
+            .payload
+            .get("duration_ms")
+            .is_none_or(|d| d.as_u64() < Some(1_000))
+    );
+}

@@ -26,8 +26,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Runs contracts. Cheap to share; one per process.
@@ -128,6 +129,7 @@ impl Executor {
             emitter: &emitter,
             records: &records,
             started,
+            stage_started: Mutex::new(HashMap::new()),
         };
 
         let span = tracing::info_span!(
@@ -182,6 +184,8 @@ struct RunState<'r> {
     emitter: &'r Emitter<'r>,
     records: &'r Mutex<Vec<StageRecord>>,
     started: Instant,
+    /// When each stage started (failed stages report their own duration).
+    stage_started: Mutex<HashMap<String, Instant>>,
 }
 
 impl RunState<'_> {
@@ -438,6 +442,10 @@ impl RunState<'_> {
             }
         }
         let started = Instant::now();
+        self.stage_started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stage.id.clone(), started);
         self.record(&stage.id, |r| {
             r.status = StageStatus::Running;
             r.started_at = Some(crate::events::Envelope::now_timestamp());
@@ -1017,10 +1025,12 @@ impl RunState<'_> {
             r.error_code = Some(f.code.clone());
             r.error = Some(f.message.clone());
             r.metadata.insert("attempts".into(), json!(attempts));
-            let ms = r
-                .started_at
-                .as_ref()
-                .map(|_| self.started.elapsed().as_millis() as u64);
+            let ms = self
+                .stage_started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&stage.id)
+                .map(|t| t.elapsed().as_millis() as u64);
             r.duration_ms = ms;
             ms
         });
