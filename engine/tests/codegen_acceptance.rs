@@ -3,9 +3,10 @@
 //! generated Python file. A prompt whose identifiers fail G3 must be refused with
 //! CONTEXT_INVALID, never rendered or panicked on.
 
+#[path = "../../tests/support/acceptance.rs"]
+mod acceptance;
 mod codegen_common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use codegen_common::*;
@@ -17,48 +18,9 @@ use onex_engine::codegen::{
 };
 use onex_engine::prompt::parse::parse;
 
-fn acceptance_file() -> PathBuf {
-    // The specs live beside the repository (read-only); CI copies shared/ next to the clone.
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [
-        manifest.join("../../shared/acceptance/prompts.tsv"),
-        manifest.join("../shared/acceptance/prompts.tsv"),
-        PathBuf::from("/work/shared/acceptance/prompts.tsv"),
-    ] {
-        if candidate.exists() {
-            return candidate;
-        }
-    }
-    panic!("shared/acceptance/prompts.tsv not found next to the repository");
-}
-
-/// `\n`, `\t`, `\r`, `\\` in the prompt column (README of the acceptance data).
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 #[test]
 fn every_acceptance_prompt_renders_a_node_that_passes_post_validation() {
-    let text = std::fs::read_to_string(acceptance_file()).unwrap();
+    let text = std::fs::read_to_string(acceptance::prompts_tsv()).unwrap();
     let pack = TemplatePack::builtin();
     let tmp = tempfile::tempdir().unwrap();
     let mut rendered = 0;
@@ -66,7 +28,7 @@ fn every_acceptance_prompt_renders_a_node_that_passes_post_validation() {
     let mut py_files = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let (id, prompt) = (cols[0], unescape(cols[2]));
+        let (id, prompt) = (cols[0], acceptance::unescape(cols[2]));
         let Ok(parsed) = parse(&prompt, None) else {
             continue; // INVALID_PROMPT: parsing fails, nothing to render
         };

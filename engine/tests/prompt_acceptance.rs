@@ -12,9 +12,11 @@
 //! Also: determinism (same prompt → same result, across threads) and a property test (arbitrary
 //! text never panics, is accepted or rejected with INVALID_PROMPT, and yields valid identifiers).
 
+#[path = "../../tests/support/acceptance.rs"]
+mod acceptance;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use onex_engine::prompt::naming::{model_input_class, node_class, node_dir_name, pascal, snake};
@@ -38,34 +40,7 @@ struct Row {
     notes: String,
 }
 
-fn tsv_path() -> PathBuf {
-    // <repo>/engine → <repo>/../shared/acceptance/prompts.tsv (CI lays shared/ beside the clone).
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/acceptance/prompts.tsv")
-}
-
-/// `\n`, `\t`, `\r`, `\\` → newline, tab, CR, backslash (README 1); any other `\x` is kept as is.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
+use acceptance::{prompts_tsv as tsv_path, unescape};
 
 static ROWS: LazyLock<Vec<Row>> = LazyLock::new(|| {
     let path = tsv_path();

@@ -5,6 +5,8 @@
 //! second run apart from the documented run-dependent fields (§4.6). Adversarial prompts never
 //! break a file, never panic, never write outside the output directory.
 
+#[path = "../../../tests/support/acceptance.rs"]
+mod acceptance;
 mod common;
 
 use common::*;
@@ -12,59 +14,6 @@ use onex_engine::contract::validate::{ValidateOptions, validate_file};
 use onex_engine::prompt::{NodeType, naming};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn prompts_tsv() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/acceptance/prompts.tsv");
-    p.exists().then_some(p)
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-struct Case {
-    id: String,
-    prompt: String,
-    expect_error: bool,
-}
-
-fn cases() -> Vec<Case> {
-    let Some(path) = prompts_tsv() else {
-        panic!("shared/acceptance/prompts.tsv not found next to the repository");
-    };
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            Case {
-                id: cols[0].to_owned(),
-                prompt: unescape(cols[2]),
-                expect_error: cols.get(7).is_some_and(|c| !c.is_empty()),
-            }
-        })
-        .collect()
-}
 
 /// Files under `dir` with the given extension.
 fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -112,11 +61,11 @@ async fn every_acceptance_prompt_generates_a_valid_deterministic_node() {
     let mut problems = Vec::new();
     let mut py_files = Vec::new();
     let mut generated = 0;
-    for case in cases() {
+    for case in acceptance::cases() {
         let out = root.path().join(&case.id);
         let run = generate(&case.prompt, &out).await;
         let r = &run.result;
-        if case.expect_error {
+        if case.expect_error() {
             if r.error_code.as_deref() != Some("INVALID_PROMPT")
                 || out.exists() && !tree(&out).is_empty()
             {
