@@ -354,22 +354,14 @@ impl Transport for Embedded {
                 .optional()
             })
             .await?;
-            text.map(|t| {
-                serde_json::from_str(&t).map_err(|e| BusError::Decode {
-                    origin: format!("run state {id}"),
-                    detail: e.to_string(),
-                })
-            })
-            .transpose()
+            text.map(|t| RunState::from_json(t.as_bytes(), id))
+                .transpose()
         })
     }
 
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let text = serde_json::to_string(state).map_err(|e| BusError::Decode {
-                origin: format!("run state {}", state.correlation_id),
-                detail: e.to_string(),
-            })?;
+            let text = state.to_json()?;
             let id = state.correlation_id.to_string();
             with_conn(&self.conn, "put run state", move |c| {
                 c.execute(

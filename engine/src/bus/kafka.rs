@@ -537,10 +537,7 @@ impl Transport for Kafka {
 
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let value = serde_json::to_vec(state).map_err(|e| BusError::Decode {
-                origin: format!("run state {}", state.correlation_id),
-                detail: e.to_string(),
-            })?;
+            let value = state.to_json()?.into_bytes();
             let topic = validate::runs_topic(&self.cfg.topic_prefix);
             self.send(&topic, &state.correlation_id.to_string(), &value, None)
                 .await
@@ -617,7 +614,7 @@ impl RunsView {
         if let Offset::Index(o) = m.position.offset {
             self.next.insert(m.position.partition, o + 1);
         }
-        match serde_json::from_slice::<RunState>(&m.value) {
+        match RunState::from_json(&m.value, &m.position) {
             Ok(s) => {
                 self.states.insert(s.correlation_id, s);
             }

@@ -144,6 +144,27 @@ pub struct RunState {
     pub updated_at: String,
 }
 
+impl RunState {
+    /// The record as every back end stores it (JSON).
+    pub(crate) fn to_json(&self) -> Result<String, BusError> {
+        serde_json::to_string(self).map_err(|e| BusError::Decode {
+            origin: format!("run state {}", self.correlation_id),
+            detail: e.to_string(),
+        })
+    }
+
+    /// A stored record; `origin` names where it was read (for the error).
+    pub(crate) fn from_json(
+        text: &[u8],
+        origin: impl std::fmt::Display,
+    ) -> Result<RunState, BusError> {
+        serde_json::from_slice(text).map_err(|e| BusError::Decode {
+            origin: format!("run state {origin}"),
+            detail: e.to_string(),
+        })
+    }
+}
+
 fn one() -> u32 {
     1
 }

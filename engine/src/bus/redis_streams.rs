@@ -315,22 +315,14 @@ impl Transport for RedisBus {
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| map_err(&self.url, "HGET", e))?;
-            text.map(|t| {
-                serde_json::from_str(&t).map_err(|e| BusError::Decode {
-                    origin: format!("run state {id} in {key}"),
-                    detail: e.to_string(),
-                })
-            })
-            .transpose()
+            text.map(|t| RunState::from_json(t.as_bytes(), format!("{id} in {key}")))
+                .transpose()
         })
     }
 
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let text = serde_json::to_string(state).map_err(|e| BusError::Decode {
-                origin: format!("run state {}", state.correlation_id),
-                detail: e.to_string(),
-            })?;
+            let text = state.to_json()?;
             let mut conn = self.conn.clone();
             let _: Value = redis::cmd("HSET")
                 .arg(validate::runs_topic(&self.cfg.topic_prefix))
