@@ -7,56 +7,21 @@
 //! `cargo bench -p onex-cli --bench e2e` (with the brokers of `scripts/brokers.sh start` in the
 //! environment for Redis and Kafka; embedded always runs).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{Proc, fast_group_config};
 use onex_engine::bus::{self, BusConfig, ObserveFrom, Role};
-use onex_engine::events::Component;
-use onex_engine::pipeline::run::event_source;
-use onex_engine::pipeline::{PromptOptions, RunRequest};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const ONEX: &str = env!("CARGO_BIN_EXE_onex");
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn orchestrator(state: &Path, url: &str, prefix: &str, out: &Path, concurrency: usize) -> Proc {
-    let mut child = Command::new(ONEX)
-        .args([
-            "orchestrator",
-            "--concurrency",
-            &concurrency.to_string(),
-            "--bus",
-            url,
-            "--allowed-root",
-        ])
-        .arg(out)
-        .env("ONEX_TOPIC_PREFIX", prefix)
-        .env("XDG_STATE_HOME", state)
-        .current_dir(state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("onex orchestrator starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("ready") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(90)).expect("ready");
-    Proc(child)
+    common::orchestrator_with(state, url, prefix, out, true, concurrency)
 }
 
 fn pct(mut v: Vec<f64>, p: f64) -> f64 {
@@ -95,11 +60,7 @@ async fn throughput(url: &str, orchestrators: usize, concurrency: usize, n: usiz
     let state = tempfile::tempdir().unwrap();
     let out = state.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(
-        state.path().join("onex.toml"),
-        "[bus.kafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
-    )
-    .unwrap();
+    fast_group_config(state.path());
     let prefix = format!("tp{}.", Uuid::now_v7().simple());
     let mut cfg = BusConfig::with_url(url);
     cfg.topic_prefix = prefix.clone();
@@ -114,24 +75,9 @@ async fn throughput(url: &str, orchestrators: usize, concurrency: usize, n: usiz
         .collect();
     let t0 = Instant::now();
     for i in 0..n {
-        let opts = PromptOptions {
-            prompt_text: format!(
-                "Create EFFECT node called OrderWriter{i} that writes orders to PostgreSQL"
-            ),
-            output_directory: out.clone(),
-            requested_by: "bench".into(),
-            requested_node_type: None,
-            force: false,
-            compile: false,
-            correlation_id: Uuid::now_v7(),
-            request_metadata: serde_json::json!({}),
-        };
-        bus.publish(&RunRequest::prompt_submitted(
-            &opts,
-            event_source(Component::Cli),
-        ))
-        .await
-        .unwrap();
+        bus.publish(&common::trigger("OrderWriter", i, &out))
+            .await
+            .unwrap();
     }
     let mut done = BTreeSet::new();
     while done.len() < n {

@@ -360,6 +360,16 @@ fn a_caller_chosen_correlation_id_is_echoed_everywhere() {
     assert_eq!(result_of(&lines)["correlation_id"], id);
 }
 
+/// `onex events …` on the bus `bus`, in `state`.
+fn events(state: &Path, bus: &str, args: &[&str], payload: Option<&Path>) -> std::process::Output {
+    let mut c = onex(state);
+    c.env("ONEX_BUS", bus).arg("events").args(args);
+    if let Some(p) = payload {
+        c.arg("--payload").arg(p);
+    }
+    c.timeout(Duration::from_secs(30)).output().unwrap()
+}
+
 #[test]
 fn events_publish_and_tail_on_the_embedded_bus() {
     let state = tempfile::tempdir().unwrap();
@@ -372,37 +382,20 @@ fn events_publish_and_tail_on_the_embedded_bus() {
         .to_string(),
     )
     .unwrap();
-    let o = onex(state.path())
-        .env("ONEX_BUS", &bus)
-        .args([
-            "events",
-            "publish",
-            "--type",
-            "PromptSubmitted",
-            "--payload",
-        ])
-        .arg(&payload)
-        .output()
-        .unwrap();
+    let publish = ["publish", "--type", "PromptSubmitted"];
+    let o = events(state.path(), &bus, &publish, Some(&payload));
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let t = onex(state.path())
-        .env("ONEX_BUS", &bus)
-        .args([
-            "events",
-            "tail",
-            "--from-beginning",
-            "--json",
-            "--count",
-            "1",
-        ])
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let t = events(
+        state.path(),
+        &bus,
+        &["tail", "--from-beginning", "--json", "--count", "1"],
+        None,
+    );
     assert_eq!(
         t.status.code(),
         Some(0),
@@ -417,22 +410,8 @@ fn events_publish_and_tail_on_the_embedded_bus() {
     );
     // An invalid payload is refused before it reaches the bus.
     std::fs::write(&payload, r#"{"prompt_text": 42}"#).unwrap();
-    let bad = onex(state.path())
-        .env("ONEX_BUS", &bus)
-        .args([
-            "events",
-            "publish",
-            "--type",
-            "PromptSubmitted",
-            "--payload",
-        ])
-        .arg(&payload)
-        .output()
-        .unwrap();
+    let bad = events(state.path(), &bus, &publish, Some(&payload));
     assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("prompt_text"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("prompt_text"), "{err}");
 }

@@ -52,11 +52,24 @@ pub fn fast_group_config(state: &Path) {
 /// Starts `onex orchestrator` in `state` writing under `out`; with `wait_ready`, returns once it
 /// has its share of the group's work.
 pub fn orchestrator(state: &Path, url: &str, prefix: &str, out: &Path, wait_ready: bool) -> Proc {
+    orchestrator_with(state, url, prefix, out, wait_ready, 4)
+}
+
+/// [`orchestrator`] running `concurrency` runs at once.
+pub fn orchestrator_with(
+    state: &Path,
+    url: &str,
+    prefix: &str,
+    out: &Path,
+    wait_ready: bool,
+    concurrency: usize,
+) -> Proc {
+    let concurrency = concurrency.to_string();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
         .args([
             "orchestrator",
             "--concurrency",
-            "4",
+            concurrency.as_str(),
             "--bus",
             url,
             "--allowed-root",
