@@ -117,7 +117,7 @@ pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
             OrchestratorOptions::default(),
         );
         let trigger = trigger.clone();
-        tokio::spawn(async move { orch.handle_one(trigger).await })
+        tokio::spawn(async move { orch.handle(trigger).await })
     });
 
     let display = Display::new(if args.json { Style::Json } else { Style::Text });

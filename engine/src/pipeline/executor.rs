@@ -91,10 +91,6 @@ impl Executor {
         }
     }
 
-    pub fn services(&self) -> &Arc<Services> {
-        &self.services
-    }
-
     /// Runs the contract for `request`, emitting every event through `sink`. Returns the
     /// result, or the sink error that stopped the run (its events are then incomplete; the
     /// caller must not acknowledge the trigger).

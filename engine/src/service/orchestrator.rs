@@ -276,6 +276,7 @@ impl Orchestrator {
     }
 
     /// Handles one trigger: de-duplicate, take the run, execute it with heartbeats, record it.
+    /// Also how the CLI runs its own trigger in-process on the embedded bus (no group).
     pub async fn handle(&self, mut trigger: Envelope) -> Outcome {
         let cid = trigger.correlation_id;
         let span = tracing::info_span!("run", correlation_id = %cid, traceparent = %trigger.trace.traceparent);
@@ -354,16 +355,6 @@ impl Orchestrator {
         }
         .instrument(span)
         .await
-    }
-
-    /// Runs one trigger in this process without a consumer group (the CLI's in-process
-    /// orchestrator on the embedded bus: it takes only its own correlation_id).
-    pub async fn handle_one(&self, trigger: Envelope) -> Outcome {
-        self.handle(trigger).await
-    }
-
-    pub fn contract(&self) -> &ExecutableContract {
-        &self.contract
     }
 }
 

@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 pub struct BusSink {
     bus: Arc<dyn EventBus>,
     terminal: Mutex<Option<Envelope>>,
-    /// Also hand each published event to a local observer (in-process display).
-    tap: Option<tokio::sync::mpsc::UnboundedSender<Envelope>>,
     /// Owner and attempt to record in the run-state record with the terminal event.
     record: Option<(String, u32)>,
 }
@@ -22,7 +20,6 @@ impl BusSink {
         BusSink {
             bus,
             terminal: Mutex::new(None),
-            tap: None,
             record: None,
         }
     }
@@ -78,9 +75,6 @@ impl EventSink for BusSink {
             crate::service::orchestrator::metrics::published(&event.event_type);
             if terminal {
                 *self.terminal.lock().unwrap_or_else(|p| p.into_inner()) = Some(event.clone());
-            }
-            if let Some(tap) = &self.tap {
-                let _ = tap.send(event.clone());
             }
             Ok(())
         })

@@ -54,11 +54,8 @@ async fn a_duplicate_trigger_never_runs_the_pipeline_twice() {
         event_source(Component::Cli),
     );
     bus.publish(&t).await.unwrap();
-    assert_eq!(
-        orch.handle_one(t.clone()).await,
-        Outcome::Ran { success: true }
-    );
-    assert_eq!(orch.handle_one(t.clone()).await, Outcome::Republished);
+    assert_eq!(orch.handle(t.clone()).await, Outcome::Ran { success: true });
+    assert_eq!(orch.handle(t.clone()).await, Outcome::Republished);
     let events = events_of(bus.as_ref(), &t).await;
     let terminals: Vec<&Envelope> = events
         .iter()
@@ -99,20 +96,14 @@ async fn a_live_owner_keeps_its_run_and_a_dead_one_loses_it() {
         updated_at: Envelope::now_timestamp(),
     };
     bus.put_run_state(&state).await.unwrap();
-    assert_eq!(
-        orch.handle_one(t.clone()).await,
-        Outcome::InProgressElsewhere
-    );
+    assert_eq!(orch.handle(t.clone()).await, Outcome::InProgressElsewhere);
 
     // The owner's last heartbeat is a minute old: it died; the run is taken over.
     state.updated_at = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60))
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     bus.put_run_state(&state).await.unwrap();
-    assert_eq!(
-        orch.handle_one(t.clone()).await,
-        Outcome::Ran { success: true }
-    );
+    assert_eq!(orch.handle(t.clone()).await, Outcome::Ran { success: true });
     let events = events_of(bus.as_ref(), &t).await;
     let second: Vec<&Envelope> = events.iter().filter(|e| e.attempt == 2).collect();
     assert_eq!(
