@@ -1,7 +1,7 @@
 //! Things a run holds across stages, released by the executor when the run ends.
 
 use onex_engine::codegen::compile::PythonEnv;
-use onex_engine::codegen::output::{Placed, Staging};
+use onex_engine::codegen::output::{OutputPlan, Placed, Staging};
 use onex_engine::codegen::{RenderedNode, TemplatePack};
 use onex_engine::pipeline::{RunResource, RunShared, StageError};
 use std::any::Any;
@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 pub const STAGING: &str = "staging";
 pub const RENDERED: &str = "rendered";
 pub const PYTHON: &str = "python";
+pub const PLAN: &str = "plan";
 
 /// The run's staging area, and the node directory once placed. When the run fails, staging is
 /// removed; so is a node directory this run placed itself (a stage after writing failed), which
@@ -61,6 +62,18 @@ impl RunResource for StagingRes {
             tracing::warn!("staging cleanup: {p}");
         }
         rolled_back || (report.removed_run_staging && !success)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// The run's output plan (computed once, read by G6, generation and writing).
+pub struct PlanRes(pub OutputPlan);
+
+impl RunResource for PlanRes {
+    fn release(&mut self, _: bool) -> bool {
+        false
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

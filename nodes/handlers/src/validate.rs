@@ -1,6 +1,6 @@
 //! node_validator_compute: output planning and the checking gates (G4–G6, G9–G12).
 
-use crate::resources::{self, RENDERED, RenderedRes};
+use crate::resources::{self, PLAN, PlanRes, RENDERED, RenderedRes};
 use onex_engine::codegen::output::{self, OutputPlan};
 use onex_engine::codegen::{self, RenderedFile, render};
 use onex_engine::contract::validate::{ValidateOptions, validate_str};
@@ -20,10 +20,15 @@ fn allowed_roots(run: &RunShared) -> Vec<PathBuf> {
     }
 }
 
+/// Where this run's node goes: computed once per run (by `plan_output`, or by the first handler
+/// that needs it when an edited contract has no such stage) and kept with the run.
 pub(crate) fn output_plan(run: &RunShared) -> Result<OutputPlan, StageError> {
+    if let Some(plan) = run.resources.with(PLAN, |p: &mut PlanRes| p.0.clone()) {
+        return Ok(plan);
+    }
     let parsed: ParsedPrompt = run.get_as("parsed")?;
     let dir_name = naming::node_dir_name(&parsed.domain, &parsed.service_name, parsed.node_type);
-    output::plan(
+    let plan = output::plan(
         &run.request.output_directory,
         &dir_name,
         run.request.trigger.correlation_id,
@@ -33,7 +38,9 @@ pub(crate) fn output_plan(run: &RunShared) -> Result<OutputPlan, StageError> {
     .map_err(|e| {
         StageError::failed(e.code.as_str(), e.message.clone())
             .with_suggestions(vec![e.suggestion().into()])
-    })
+    })?;
+    run.resources.insert(PLAN, Box::new(PlanRes(plan.clone())));
+    Ok(plan)
 }
 
 /// `plan_output` (stage pre_validation): where the node will be staged and written.
