@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate engine/templates/omnibase_core_symbols.json from the installed omnibase-core.
+"""Generate nodes/generation/templates/omnibase_core_symbols.json from the installed omnibase-core.
 
 The template pack's G4/G11 checks read this table; it is generated, never written by hand
 (generation-pipeline spec §4.9). Run it with a Python >= 3.12 that has the pinned release:
@@ -80,9 +80,9 @@ def main() -> int:
     root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pin", required=True, help="omnibase-core version that must be installed")
-    ap.add_argument("--pack", type=pathlib.Path, default=root / "engine/templates/pack")
+    ap.add_argument("--pack", type=pathlib.Path, default=root / "nodes/generation/templates/pack")
     ap.add_argument(
-        "--out", type=pathlib.Path, default=root / "engine/templates/omnibase_core_symbols.json"
+        "--out", type=pathlib.Path, default=root / "nodes/generation/templates/omnibase_core_symbols.json"
     )
     ap.add_argument(
         "--check",

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The Python 3.12 venv the tests import generated nodes into: the omnibase-core release the
-# template pack's symbol table was generated from (engine/templates/omnibase_core_symbols.json)
+# template pack's symbol table was generated from (nodes/generation/templates/omnibase_core_symbols.json)
 # and mypy. Idempotent; prints the interpreter's path on stdout.
 #
 #   scripts/python-env.sh        create /var/tmp/onex-py312 if needed (ONEX_PY312_VENV overrides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${ONEX_PY312_VENV:-/var/tmp/onex-py312}"
-PIN=$(python3 -c 'import json; print(json.load(open("engine/templates/omnibase_core_symbols.json"))["version"])')
+PIN=$(python3 -c 'import json; print(json.load(open("nodes/generation/templates/omnibase_core_symbols.json"))["version"])')
 MYPY_PIN='mypy==2.4.1'
 log() { printf 'python-env: %s\n' "$*" >&2; }
 

@@ -10,7 +10,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{Proc, fast_group_config};
+use common::{Proc, events, fast_group_config};
 use onex_engine::bus::{self, BusConfig, ObserveFrom, Role};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -64,7 +64,7 @@ async fn throughput(url: &str, orchestrators: usize, concurrency: usize, n: usiz
     let prefix = format!("tp{}.", Uuid::now_v7().simple());
     let mut cfg = BusConfig::with_url(url);
     cfg.topic_prefix = prefix.clone();
-    let bus = bus::connect(&cfg, Role::Service).await.unwrap();
+    let bus = bus::connect(&cfg, Role::Service, events()).await.unwrap();
     let terminals: Vec<String> = ["PipelineCompleted", "PipelineFailed"]
         .iter()
         .map(|t| bus.topic(t).unwrap())

@@ -1,14 +1,17 @@
-//! `onex`: the command line, a thin clap layer over `onex_engine` and the shipped handlers.
+//! `onex`: the command line, a thin clap layer over `onex_engine` (generic commands) and
+//! `onex_generation` (`generate`, node generation's front-end over them).
 
+mod app;
 mod cmd;
 mod metrics;
 #[cfg(feature = "otlp")]
 mod otel;
 mod progress;
 
+use app::App;
 use clap::{Parser, Subcommand};
 use onex_engine::config::Config;
-use onex_handlers::Registry;
+use onex_engine::diag::Diagnostic;
 use std::process::ExitCode;
 use tracing_subscriber::Layer as _;
 
@@ -29,16 +32,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Generate an ONEX node from a prompt.
+    /// Generate an ONEX node from a prompt (the node generation workflow).
     Generate(cmd::generate::GenerateArgs),
+    /// Start a run of any workflow: publish its trigger and follow the run.
+    Run(cmd::run::RunWorkflowArgs),
     /// Validate ONEX contracts and manifests.
     Validate(cmd::validate::ValidateArgs),
     /// Draw a contract's execution graph (Mermaid or DOT).
     Graph(cmd::graph::GraphArgs),
     /// Print an embedded JSON Schema, or list them.
     Schema(cmd::schema::SchemaArgs),
-    /// Run the pipeline service: consume PromptSubmitted from the bus.
+    /// Run the workflow service: consume the hosted workflows' triggers from the bus.
     Orchestrator(cmd::orchestrator::OrchestratorArgs),
+    /// List the registered handlers (built-in and of the linked workflow packages).
+    Handlers(cmd::handlers::HandlersArgs),
     /// The outcome of a run, from its events.
     Status(cmd::runs::RunArgs),
     /// A run's timeline: each stage and gate with start, duration and outcome.
@@ -71,9 +78,20 @@ struct ReplayArgs {
     json: bool,
 }
 
-/// `--bus` of the events subcommands lives on the top-level args of each; see cmd::events.
-fn events_bus(config: &Config) -> onex_engine::bus::BusConfig {
-    cmd::busctl::bus_config(config, None)
+/// Prints problems as `path:line:col severity CODE message` with their help.
+pub fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!(
+            "{}:{}:{} {:?} {} {}\n    help: {}",
+            d.path.display(),
+            d.pos.line,
+            d.pos.column,
+            d.severity,
+            d.code,
+            d.message,
+            d.help
+        );
+    }
 }
 
 fn main() -> ExitCode {
@@ -96,35 +114,44 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let app = match load_app() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     match &cli.command {
-        Command::Validate(a) => cmd::validate::run(a, Some(&Registry)),
-        Command::Graph(a) => cmd::graph::run(a, Some(&Registry)),
-        Command::Schema(a) => cmd::schema::run(a),
-        Command::Generate(a) => {
-            with_runtime(|config| async move { cmd::generate::run(a, &config).await })
-        }
-        Command::Orchestrator(a) => {
-            with_runtime(|config| async move { cmd::orchestrator::run(a, &config).await })
-        }
-        Command::Status(a) => {
-            with_runtime(|config| async move { cmd::runs::status(a, &config).await })
-        }
-        Command::Trace(a) => {
-            with_runtime(|config| async move { cmd::runs::trace(a, &config).await })
-        }
-        Command::Runs(a) => with_runtime(|config| async move { cmd::runs::runs(a, &config).await }),
-        Command::Events(EventsCommand::Bus(c)) => {
-            with_runtime(|config| async move { cmd::events::run(c, &events_bus(&config)).await })
-        }
-        Command::Events(EventsCommand::Replay(a)) => with_runtime(|config| async move {
+        Command::Validate(a) => cmd::validate::run(a, Some(&app.handlers)),
+        Command::Graph(a) => cmd::graph::run(a, Some(&app.handlers)),
+        Command::Schema(a) => cmd::schema::run(a, &app),
+        Command::Handlers(a) => cmd::handlers::run(a, &app),
+        Command::Generate(a) => with_runtime(cmd::generate::run(a, &app)),
+        Command::Run(a) => with_runtime(cmd::run::run(a, &app)),
+        Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, &app)),
+        Command::Status(a) => with_runtime(cmd::runs::status(a, &app)),
+        Command::Trace(a) => with_runtime(cmd::runs::trace(a, &app)),
+        Command::Runs(a) => with_runtime(cmd::runs::runs(a, &app)),
+        Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, &app)),
+        Command::Events(EventsCommand::Replay(a)) => {
             let args = cmd::runs::RunArgs {
                 correlation_id: a.correlation_id,
                 bus: a.bus.clone(),
                 json: a.json,
             };
-            cmd::runs::replay_run(&args, &config).await
-        }),
+            with_runtime(async move { cmd::runs::replay_run(&args, &app).await })
+        }
     }
+}
+
+/// The configuration (working directory, XDG) and the handlers this binary links.
+fn load_app() -> Result<App, ExitCode> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let config = Config::load(&cwd).map_err(|e| {
+        eprintln!("onex: configuration error: {e}");
+        ExitCode::from(2)
+    })?;
+    App::new(config).map_err(|e| {
+        eprintln!("onex: {e}");
+        ExitCode::from(2)
+    })
 }
 
 /// Logs to stderr (`ONEX_LOG`, default warn); with `--otlp-endpoint`, spans also go to OTLP.
@@ -153,20 +180,11 @@ fn init_tracing(otlp: Option<&str>) -> Result<Option<Box<dyn std::any::Any>>, St
     }
 }
 
-/// Loads the configuration and runs `f` on the one tokio runtime of the process.
-fn with_runtime<F, Fut>(f: F) -> ExitCode
+/// Runs `f` on the one tokio runtime of the process.
+fn with_runtime<Fut>(f: Fut) -> ExitCode
 where
-    F: FnOnce(Config) -> Fut,
     Fut: std::future::Future<Output = ExitCode>,
 {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let config = match Config::load(&cwd) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("onex: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -177,5 +195,5 @@ where
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(f(config))
+    runtime.block_on(f)
 }

@@ -3,7 +3,8 @@
 //! the same; events arrive ordered by seq.
 
 use onex_engine::events::{Envelope, EventStatus};
-use onex_engine::pipeline::{GateStatus, PipelineResult};
+use onex_engine::pipeline::{GateRecord, GateStatus, RunResult};
+use onex_generation::PipelineResult;
 use serde_json::Value;
 use std::io::Write;
 
@@ -80,9 +81,12 @@ impl Display {
                 _ => {}
             }
         }
-        if e.stage == "pipeline" {
-            if e.event_type == "PromptSubmitted" {
-                self.line(&format!("run {} submitted", e.correlation_id));
+        if e.stage == onex_engine::events::catalog::PIPELINE_STAGE {
+            if e.starts_own_run() {
+                self.line(&format!(
+                    "run {} submitted ({})",
+                    e.correlation_id, e.event_type
+                ));
             }
             return;
         }
@@ -131,20 +135,80 @@ impl Display {
         }
     }
 
-    /// Shows the final result.
-    pub fn result(&self, r: &PipelineResult) {
+    /// Prints `{"result": …}` (JSON style); true when it did.
+    fn json_result(&self, r: &impl serde::Serialize) -> bool {
         if let Some(pb) = &self.spinner {
             pb.finish_and_clear();
         }
-        match self.style {
-            Style::Json => {
-                let v = serde_json::json!({ "result": r });
-                if let Ok(s) = serde_json::to_string(&v) {
-                    self.line(&s);
+        if self.style != Style::Json {
+            return false;
+        }
+        let v = serde_json::json!({ "result": r });
+        if let Ok(s) = serde_json::to_string(&v) {
+            self.line(&s);
+        }
+        true
+    }
+
+    /// Shows the final result of any workflow's run.
+    pub fn run_result(&self, r: &RunResult) {
+        if self.json_result(r) {
+            return;
+        }
+        let workflow = r
+            .workflow
+            .as_ref()
+            .map_or_else(String::new, |w| format!(" {w}"));
+        match &r.failure {
+            None => self.line(&format!(
+                "\nRun {}{workflow} succeeded in {} ms",
+                r.correlation_id, r.total_duration_ms
+            )),
+            Some(f) => {
+                self.line(&format!(
+                    "\nRun {}{workflow} failed in stage {}{}: {} — {}",
+                    r.correlation_id,
+                    f.stage,
+                    f.failed_gate
+                        .as_deref()
+                        .map(|g| format!(" (gate {g})"))
+                        .unwrap_or_default(),
+                    f.code,
+                    f.message
+                ));
+                for s in &f.recovery_suggestions {
+                    self.line(&format!("    → {s}"));
                 }
             }
-            Style::Text => self.text_result(r),
         }
+        if let Some(c) = r.caused_by {
+            self.line(&format!("triggered by run {c}"));
+        }
+        for (k, v) in &r.outputs {
+            let shown = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let shown: String = if shown.chars().count() > 120 {
+                shown
+                    .chars()
+                    .take(119)
+                    .chain(std::iter::once('…'))
+                    .collect()
+            } else {
+                shown
+            };
+            self.line(&format!("    {k}: {shown}"));
+        }
+        self.warnings(&r.warnings);
+    }
+
+    /// Shows the final result of a node generation run.
+    pub fn generation_result(&self, r: &PipelineResult) {
+        if self.json_result(r) {
+            return;
+        }
+        self.text_result(r);
     }
 
     fn text_result(&self, r: &PipelineResult) {
@@ -179,8 +243,11 @@ impl Display {
             }
             self.line(&format!("correlation id {}", r.correlation_id));
         }
-        let warnings: Vec<_> = r
-            .warnings
+        self.warnings(&r.warnings);
+    }
+
+    fn warnings(&self, all: &[GateRecord]) {
+        let warnings: Vec<_> = all
             .iter()
             .filter(|w| w.status == GateStatus::Warning)
             .collect();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{broker, fast_group_config, file_count, orchestrator, trigger};
+use common::{broker, events, fast_group_config, file_count, orchestrator, trigger};
 use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Role};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ async fn share_the_work(url: String, kill_after: Option<usize>) {
     fast_group_config(state.path());
     let mut cfg = BusConfig::with_url(&url);
     cfg.topic_prefix = prefix.clone();
-    let bus: Arc<dyn EventBus> = bus::connect(&cfg, Role::Service).await.unwrap();
+    let bus: Arc<dyn EventBus> = bus::connect(&cfg, Role::Service, events()).await.unwrap();
     let terminals: Vec<String> = ["PipelineCompleted", "PipelineFailed"]
         .iter()
         .map(|t| bus.topic(t).unwrap())

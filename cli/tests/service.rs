@@ -69,8 +69,15 @@ fn metrics_health_and_graceful_sigterm() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let metrics = http_get(&addr, "/metrics");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("onex_runs_total{")
+            && l.contains("outcome=\"success\"")
+            && l.contains("workflow=\"node_generation\"")
+            && l.contains("workflow_version=\"1.0.0\"")
+            && l.ends_with(" 1")),
+        "one successful node_generation run, labelled with its workflow:\n{metrics}"
+    );
     for name in [
-        "onex_runs_total{outcome=\"success\"} 1",
         "onex_events_published_total",
         "onex_events_consumed_total",
         "onex_stage_duration_seconds",

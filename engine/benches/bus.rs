@@ -18,7 +18,7 @@ mod bus_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bus_support::{Backend, broker_var, progress, prompt, test_config};
+use bus_support::{Backend, broker_var, events, progress, prompt, test_config};
 use onex_engine::bus::{Consumer, EventBus, ObserveFrom, Role, connect};
 use uuid::Uuid;
 
@@ -70,7 +70,7 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
         });
     };
     let cfg = test_config(url, "bench");
-    let bus = match connect(&cfg, Role::Service).await {
+    let bus = match connect(&cfg, Role::Service, events()).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("skip {name}: {e}");
@@ -138,7 +138,7 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
     );
 
     // 3. Publish → observe from a second connection (what another process sees).
-    let other = connect(&cfg, Role::Service)
+    let other = connect(&cfg, Role::Service, events())
         .await
         .expect("second connection");
     let obs_topic = vec![bus.topic("ParsingStarted").expect("topic")];
@@ -297,7 +297,7 @@ async fn bench(backend: Backend, name: &'static str, url: &str, n: usize, rows: 
             let mut first = Vec::new();
             let mut warm = Vec::new();
             for _ in 0..10 {
-                let b = connect(&cfg, role).await.expect("connect");
+                let b = connect(&cfg, role, events()).await.expect("connect");
                 let t = Instant::now();
                 b.publish(&progress(run, 1, 1)).await.expect("publish");
                 first.push(t.elapsed());

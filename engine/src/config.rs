@@ -2,7 +2,11 @@
 //! (default `~/.config/onex/config.toml`). Precedence: flag > environment > file > default; this
 //! module applies file and environment, the CLI applies its flags on top.
 //!
-//! Every key is optional; unknown keys are an error so a typo never goes unnoticed.
+//! Every key is optional; unknown keys are an error so a typo never goes unnoticed. Besides the
+//! engine's own sections a file may hold sections of the workflow packages a binary links
+//! (node generation's `[python]`, `[gates]`): [`Config::packages`] keeps them as written, each
+//! package reads its own ([`Config::package`]) and the binary checks that no other section is
+//! there ([`Config::check_sections`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,14 +14,15 @@ use std::path::{Path, PathBuf};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     pub bus: BusSection,
     pub cli: CliSection,
     pub run: RunSection,
-    pub python: PythonSection,
-    pub gates: BTreeMap<String, String>,
     pub orchestrator: OrchestratorSection,
+    /// Sections of workflow packages, as written (see the module doc).
+    #[serde(flatten)]
+    pub packages: BTreeMap<String, toml::Value>,
     /// Where the configuration came from (`None` = defaults only). Not read from the file.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -110,13 +115,6 @@ impl Default for RunSection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct PythonSection {
-    /// Interpreter for G4's probe, G13 and G14 (`ONEX_PYTHON`); default `python3`.
-    pub interpreter: Option<PathBuf>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrchestratorSection {
@@ -124,6 +122,8 @@ pub struct OrchestratorSection {
     pub concurrency: usize,
     /// Where the orchestrator may write; default: its working directory.
     pub allowed_roots: Vec<PathBuf>,
+    /// Workflow contract files or directories to host when `--workflow` is not given.
+    pub workflows: Vec<PathBuf>,
 }
 
 impl Default for OrchestratorSection {
@@ -132,6 +132,7 @@ impl Default for OrchestratorSection {
             group: "onex-orchestrator".into(),
             concurrency: 4,
             allowed_roots: Vec::new(),
+            workflows: Vec::new(),
         }
     }
 }
@@ -206,9 +207,6 @@ impl Config {
         if let Some(v) = get("ONEX_TOPIC_PREFIX") {
             self.bus.topic_prefix = v;
         }
-        if let Some(v) = get("ONEX_PYTHON") {
-            self.python.interpreter = Some(PathBuf::from(v));
-        }
         if let Some(v) = get("ONEX_CLI_MODE") {
             self.cli.mode = match v.as_str() {
                 "bus" => CliMode::Bus,
@@ -232,6 +230,42 @@ impl Config {
             self.run.timeout_s = Some(secs);
         }
         Ok(())
+    }
+
+    /// Fails on a top-level section that is neither the engine's nor one of `known` (the
+    /// sections of the packages this binary links), naming the closest known one.
+    pub fn check_sections(&self, known: &[&str]) -> Result<(), ConfigError> {
+        const ENGINE: &[&str] = &["bus", "cli", "run", "orchestrator"];
+        for name in self.packages.keys() {
+            if !known.contains(&name.as_str()) {
+                let all = ENGINE.iter().chain(known.iter()).copied();
+                let hint = crate::diag::did_you_mean(name, all)
+                    .map(|s| format!(" (did you mean [{s}]?)"))
+                    .unwrap_or_default();
+                return Err(ConfigError::Parse {
+                    path: self.source.clone().unwrap_or_else(|| "onex.toml".into()),
+                    message: format!("unknown section [{name}]{hint}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A package's section, deserialised (its default when absent).
+    pub fn package<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, ConfigError> {
+        match self.packages.get(name) {
+            None => Ok(T::default()),
+            Some(v) => v
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: self.source.clone().unwrap_or_else(|| "onex.toml".into()),
+                    message: format!("[{name}]: {e}"),
+                }),
+        }
     }
 
     /// The directory of the embedded bus log: `$XDG_STATE_HOME/onex/` (default

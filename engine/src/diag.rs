@@ -36,3 +36,17 @@ pub struct Diagnostic {
     /// One-line fix.
     pub help: String,
 }
+
+/// The candidate closest to `word`, if one is close enough to be a likely typo (Jaro-Winkler
+/// similarity ≥ 0.8: `run_timout_ms` → `run_timeout_ms`, but not `foo` → `bar`).
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

@@ -80,7 +80,9 @@ fn read_ids(child: &mut Child, tag: &str, want: usize) -> Vec<Uuid> {
 #[ignore = "child process of the tests below"]
 async fn child_publisher() {
     let Some(cfg) = child_cfg() else { return };
-    let bus = connect(&cfg, Role::Cli).await.expect("child connect");
+    let bus = connect(&cfg, Role::Cli, events())
+        .await
+        .expect("child connect");
     let limit: u64 = std::env::var("ONEX_BUS_CHILD_COUNT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -100,7 +102,9 @@ async fn child_publisher() {
 #[ignore = "child process of the tests below"]
 async fn child_member() {
     let Some(cfg) = child_cfg() else { return };
-    let bus = connect(&cfg, Role::Service).await.expect("child connect");
+    let bus = connect(&cfg, Role::Service, events())
+        .await
+        .expect("child connect");
     let topics = vec![bus.topic("PromptSubmitted").expect("topic")];
     let mut c = bus
         .subscribe("orchestrators", &topics)
@@ -127,7 +131,7 @@ async fn acked_publishes_survive_a_killed_publisher() {
     assert!(acked.len() >= 300, "publisher acked only {}", acked.len());
     let mut cfg = BusConfig::with_url(format!("embedded:{}", dir.path().display()));
     cfg.topic_prefix = prefix;
-    let bus = connect(&cfg, Role::Service).await.unwrap();
+    let bus = connect(&cfg, Role::Service, events()).await.unwrap();
     let topics = vec![bus.topic("GenerationProgress").unwrap()];
     let mut obs = bus.observe(&topics, ObserveFrom::Beginning).await.unwrap();
     let mut seen = HashSet::new();
@@ -149,7 +153,7 @@ async fn message_of_a_killed_member_goes_to_a_member_in_another_process() {
     let mut cfg = BusConfig::with_url(format!("embedded:{}", dir.path().display()));
     cfg.topic_prefix = prefix.clone();
     cfg.lease_ms = 1000;
-    let bus = connect(&cfg, Role::Service).await.unwrap();
+    let bus = connect(&cfg, Role::Service, events()).await.unwrap();
     let env = prompt(Uuid::now_v7());
     bus.publish(&env).await.unwrap();
     let mut child = spawn_child("child_member", dir.path(), &prefix, &[]);
@@ -195,7 +199,7 @@ async fn two_processes_publish_concurrently_without_loss() {
     assert_eq!((ia.len(), ib.len()), (n, n));
     let mut cfg = BusConfig::with_url(format!("embedded:{}", dir.path().display()));
     cfg.topic_prefix = prefix;
-    let bus = connect(&cfg, Role::Service).await.unwrap();
+    let bus = connect(&cfg, Role::Service, events()).await.unwrap();
     let topics = vec![bus.topic("GenerationProgress").unwrap()];
     let mut c = bus.subscribe("readers", &topics).await.unwrap();
     let got = drain(&mut c, 2 * n + 1, Duration::from_millis(500))

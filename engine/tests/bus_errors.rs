@@ -13,7 +13,7 @@ use uuid::Uuid;
 async fn redis_unreachable_is_typed() {
     let cfg = BusConfig::with_url(format!("redis://127.0.0.1:{}", free_port()));
     let t = Instant::now();
-    match connect(&cfg, Role::Cli).await {
+    match connect(&cfg, Role::Cli, events()).await {
         Err(e @ BusError::Unreachable { .. }) => {
             assert!(e.is_unreachable());
             assert!(e.to_string().contains("redis"), "{e}");
@@ -29,7 +29,7 @@ async fn kafka_unreachable_is_typed() {
     let mut cfg = BusConfig::with_url(format!("kafka://127.0.0.1:{}", free_port()));
     cfg.timeout_ms = 1500;
     let t = Instant::now();
-    match connect(&cfg, Role::Cli).await {
+    match connect(&cfg, Role::Cli, events()).await {
         Err(e) => {
             assert!(e.is_unreachable(), "expected unreachable, got {e:?}");
             assert!(e.to_string().contains("127.0.0.1"), "{e}");
@@ -46,7 +46,7 @@ async fn embedded_unwritable_path_is_unreachable() {
     std::fs::write(&file, b"x").unwrap();
     // A directory cannot be created below a regular file.
     let cfg = BusConfig::with_url(format!("embedded:{}/sub", file.display()));
-    match connect(&cfg, Role::Cli).await {
+    match connect(&cfg, Role::Cli, events()).await {
         Err(e @ BusError::Unreachable { .. }) => assert!(e.to_string().contains("a-file"), "{e}"),
         Err(e) => panic!("expected Unreachable, got {e:?}"),
         Ok(_) => panic!("opened a log below a file"),
@@ -56,7 +56,7 @@ async fn embedded_unwritable_path_is_unreachable() {
 #[tokio::test]
 async fn bad_urls_are_config_errors() {
     for url in ["amqp://x:1", "kafka://", "kafka://nohostport"] {
-        match connect(&BusConfig::with_url(url), Role::Cli).await {
+        match connect(&BusConfig::with_url(url), Role::Cli, events()).await {
             Err(BusError::Config(m)) => assert!(
                 m.contains(url.trim_end_matches('/')) || m.contains("bus.url"),
                 "{m}"
@@ -71,7 +71,7 @@ async fn bad_urls_are_config_errors() {
 async fn invalid_envelope_is_refused_on_publish_unless_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = BusConfig::with_url(format!("embedded:{}", dir.path().display()));
-    let bus = connect(&cfg, Role::Cli).await.unwrap();
+    let bus = connect(&cfg, Role::Cli, events()).await.unwrap();
     let mut env = prompt(Uuid::now_v7());
     env.payload = serde_json::json!({"prompt_text": 1});
     match bus.publish(&env).await {
@@ -89,7 +89,7 @@ async fn invalid_envelope_is_refused_on_publish_unless_disabled() {
     ));
     // Publish-side validation off: the message goes out, and the consumer dead-letters it.
     cfg.validate_on_publish = false;
-    let bus = connect(&cfg, Role::Cli).await.unwrap();
+    let bus = connect(&cfg, Role::Cli, events()).await.unwrap();
     bus.publish(&env).await.unwrap();
     let topics = vec![bus.topic("PromptSubmitted").unwrap()];
     let mut c = bus.subscribe("g", &topics).await.unwrap();
@@ -102,7 +102,7 @@ async fn embedded_retention_keeps_the_newest() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = BusConfig::with_url(format!("embedded:{}", dir.path().display()));
     cfg.retention.max_messages = Some(10);
-    let bus = connect(&cfg, Role::Service).await.unwrap();
+    let bus = connect(&cfg, Role::Service, events()).await.unwrap();
     let run = Uuid::now_v7();
     // Retention runs every 256 publishes of a process: the 512th publish leaves the last 10.
     for seq in 1..=512 {

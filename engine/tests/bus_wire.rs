@@ -92,7 +92,7 @@ async fn kafka_properties_are_passed_through() {
     };
     let mut cfg = test_config(&url, "props");
     cfg.kafka.insert("no.such.property".into(), "1".into());
-    match connect(&cfg, Role::Cli).await {
+    match connect(&cfg, Role::Cli, events()).await {
         Err(BusError::Config(m)) => assert!(m.contains("no.such.property"), "{m}"),
         Err(e) => panic!("expected a configuration error naming the property, got {e:?}"),
         Ok(_) => panic!("librdkafka accepted an unknown property: not passed through"),

@@ -1,15 +1,19 @@
-//! Executor semantics on small contracts and a test registry: order, gates, retries,
-//! timeouts, concurrency, events. The clock is paused: sleeps in handlers advance virtual time.
+//! Executor semantics on small workflows of a job catalogue (tests/fixtures/workflows) and a
+//! test handler table: order, gates, retries, timeouts, concurrency, events, built-in steps.
+//! Every test contract goes through the one validation path. The clock is paused: sleeps in
+//! handlers advance virtual time.
 
-use onex_engine::contract::executable::{ExecutableContract, HandlerInfo, HandlerKind, build};
-use onex_engine::events::{Component, Envelope, EventCatalog, EventStatus};
+use onex_engine::contract::executable::{HandlerInfo, Outputs, ParamDoc};
+use onex_engine::events::{Component, Envelope, EventRegistry, EventStatus};
 use onex_engine::pipeline::replay;
-use onex_engine::pipeline::run::event_source;
+use onex_engine::pipeline::run::{event_source, trigger_envelope};
 use onex_engine::pipeline::{
-    Executor, GateCtx, GateFn, GateStatus, GateVerdict, HandlerRegistry, PipelineResult,
-    PromptOptions, RunRequest, Services, StageCtx, StageError, StageFn, StageStatus, VecSink,
+    Executor, GateCtx, GateStatus, GateVerdict, HandlerEntry, Handlers, RunRequest, RunResult,
+    Services, StageCtx, StageError, StageStatus, VecSink,
 };
+use onex_engine::workflow::{Workflow, WorkflowSet};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -59,45 +63,83 @@ async fn g_slow_pass(_: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     Ok(GateVerdict::pass("slowly fine"))
 }
 
-struct TestRegistry;
-
-impl HandlerRegistry for TestRegistry {
-    fn stage(&self, name: &str) -> Option<StageFn> {
-        Some(match name {
-            "ok" => |c| Box::pin(ok(c)),
-            "flaky" => |c| Box::pin(flaky(c)),
-            "slow" => |c| Box::pin(slow(c)),
-            "refuse" => |c| Box::pin(refuse(c)),
-            "progress3" => |c| Box::pin(progress3(c)),
-            _ => return None,
-        })
-    }
-    fn gate(&self, name: &str) -> Option<GateFn> {
-        Some(match name {
-            "pass" => |c| Box::pin(g_pass(c)),
-            "fail" => |c| Box::pin(g_fail(c)),
-            "slow_fail" => |c| Box::pin(g_slow_fail(c)),
-            "slow_pass" => |c| Box::pin(g_slow_pass(c)),
-            _ => return None,
-        })
-    }
-    fn info(&self, name: &str) -> Option<HandlerInfo> {
-        if self.stage(name).is_some() {
-            Some(HandlerInfo {
-                kind: HandlerKind::Stage,
-                outputs: &["out"],
-            })
-        } else {
-            self.gate(name).map(|_| HandlerInfo {
-                kind: HandlerKind::Gate,
-                outputs: &[],
-            })
-        }
+const fn info(stage: bool, params: &'static [ParamDoc]) -> HandlerInfo {
+    HandlerInfo {
+        stage,
+        gate: !stage,
+        outputs: Outputs::Fixed(if stage { &["out"] } else { &[] }),
+        doc: "test handler",
+        params,
+        check_params: None,
+        param_expressions: None,
+        param_event: None,
+        failure_codes: &["BAD_INPUT"],
     }
 }
 
-/// A contract with the given stages (each `{id, depends_on?, …onex stage keys}`).
-fn contract(mode: &str, stages: Value) -> ExecutableContract {
+const fn stage_p(
+    name: &'static str,
+    params: &'static [ParamDoc],
+    f: onex_engine::pipeline::StageFn,
+) -> HandlerEntry {
+    HandlerEntry {
+        name,
+        info: info(true, params),
+        stage: Some(f),
+        gate: None,
+    }
+}
+
+const fn stage(name: &'static str, f: onex_engine::pipeline::StageFn) -> HandlerEntry {
+    stage_p(name, &[], f)
+}
+
+const fn gate(name: &'static str, f: onex_engine::pipeline::GateFn) -> HandlerEntry {
+    HandlerEntry {
+        name,
+        info: info(false, &[]),
+        stage: None,
+        gate: Some(f),
+    }
+}
+
+const FAIL_TIMES: &[ParamDoc] = &[ParamDoc {
+    name: "fail_times",
+    required: false,
+    doc: "integer",
+}];
+const SLEEP_MS: &[ParamDoc] = &[ParamDoc {
+    name: "sleep_ms",
+    required: false,
+    doc: "integer",
+}];
+
+static TEST_HANDLERS: &[HandlerEntry] = &[
+    stage("ok", |c| Box::pin(ok(c))),
+    stage_p("flaky", FAIL_TIMES, |c| Box::pin(flaky(c))),
+    stage_p("slow", SLEEP_MS, |c| Box::pin(slow(c))),
+    stage("refuse", |c| Box::pin(refuse(c))),
+    stage("progress3", |c| Box::pin(progress3(c))),
+    gate("pass", |c| Box::pin(g_pass(c))),
+    gate("fail", |c| Box::pin(g_fail(c))),
+    gate("slow_fail", |c| Box::pin(g_slow_fail(c))),
+    gate("slow_pass", |c| Box::pin(g_slow_pass(c))),
+];
+
+fn handlers() -> Handlers {
+    Handlers::builtin()
+        .with(TEST_HANDLERS)
+        .expect("unique names")
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/workflows")
+}
+
+/// A workflow with the given stages (each `{id, depends_on?, …onex stage keys}`), validated
+/// through the one validation path. `extra` is merged into the `onex:` block (terminal events,
+/// result).
+fn workflow_with(mode: &str, stages: Value, extra: Value) -> Workflow {
     let nodes: Vec<Value> = stages
         .as_array()
         .unwrap()
@@ -117,47 +159,83 @@ fn contract(mode: &str, stages: Value) -> ExecutableContract {
             s
         })
         .collect();
+    let mut onex = json!({"catalog": "test_events.yaml", "triggers": ["JobSubmitted"],
+                          "run_timeout_ms": 60_000, "stages": onex_stages,
+                          "result": {"job": "trigger.job"}});
+    if let (Some(o), Value::Object(e)) = (onex.as_object_mut(), extra) {
+        o.extend(e);
+    }
     let root = json!({
         "contract_version": {"major": 1, "minor": 0, "patch": 0},
-        "name": "test_pipeline", "node_type": "ORCHESTRATOR_GENERIC",
+        "name": "test_job_orchestrator", "node_type": "ORCHESTRATOR_GENERIC",
         "workflow_coordination": {"workflow_definition": {
-            "workflow_metadata": {"workflow_name": "t", "execution_mode": mode},
+            "workflow_metadata": {"workflow_name": "test_job", "execution_mode": mode},
             "execution_graph": {"nodes": nodes}}},
-        "onex": {"triggers": ["PromptSubmitted"], "run_timeout_ms": 60_000,
-                 "stages": onex_stages,
-                 "result": {"node_type": "'EFFECT'", "node_name": "'Test'",
-                            "service_name": "'test'", "domain": "'general'",
-                            "output_path": "'/tmp/x'", "generated_files": "[]",
-                            "validation_passed": "true",
-                            "compilation_status": "'skipped'"}},
+        "onex": onex,
     });
-    build(&root, "test.yaml".into()).expect("test contract builds")
+    // JSON is YAML: the contract goes through the loader like a file would.
+    let text = serde_json::to_string_pretty(&root).unwrap();
+    match Workflow::load_str(&fixtures().join("test.yaml"), &text, &handlers()) {
+        Ok(w) => w,
+        Err(d) => panic!("test workflow does not validate: {d:#?}"),
+    }
 }
 
-async fn run(c: &ExecutableContract) -> (PipelineResult, Vec<Envelope>) {
-    let opts = PromptOptions {
-        prompt_text: "Create EFFECT node for tests".into(),
-        output_directory: "/tmp".into(),
-        requested_by: "test".into(),
-        requested_node_type: None,
-        force: false,
-        compile: true,
-        correlation_id: Uuid::now_v7(),
-        request_metadata: json!({}),
-    };
-    let trigger = RunRequest::prompt_submitted(&opts, event_source(Component::Cli));
-    let request = RunRequest::from_trigger(trigger.clone()).unwrap();
+fn contract(mode: &str, stages: Value) -> Workflow {
+    workflow_with(mode, stages, json!({}))
+}
+
+async fn run(w: &Workflow) -> (RunResult, Vec<Envelope>) {
+    run_payload(
+        w,
+        json!({"job": "test job", "size": 3, "force": false, "compile": true}),
+    )
+    .await
+}
+
+async fn run_payload(w: &Workflow, payload: Value) -> (RunResult, Vec<Envelope>) {
+    let trigger = trigger_envelope(
+        "JobSubmitted",
+        payload,
+        Uuid::now_v7(),
+        event_source(Component::Cli),
+    );
+    let request = RunRequest::new(w.id.clone(), trigger.clone(), 1);
+    let events = WorkflowSet::new(vec![w.clone()]).unwrap().events().clone();
     let exec = Executor::new(
-        Arc::new(TestRegistry),
+        Arc::new(handlers()),
         Arc::new(Services::default()),
-        EventCatalog::shipped(),
+        events,
         event_source(Component::Orchestrator),
     );
     let sink = VecSink::default();
-    let result = exec.run(c, request, &sink).await.expect("sink never fails");
+    let result = exec
+        .run(&w.contract, request, &sink)
+        .await
+        .expect("sink never fails");
     let mut events = vec![trigger];
     events.extend(sink.events());
     (result, events)
+}
+
+fn registry(w: &Workflow) -> Arc<EventRegistry> {
+    WorkflowSet::new(vec![w.clone()]).unwrap().events().clone()
+}
+
+fn code(r: &RunResult) -> Option<&str> {
+    r.failure.as_ref().map(|f| f.code.as_str())
+}
+fn failed_stage(r: &RunResult) -> Option<&str> {
+    r.failure.as_ref().map(|f| f.stage.as_str())
+}
+fn failed_gate(r: &RunResult) -> Option<&str> {
+    r.failure.as_ref().and_then(|f| f.failed_gate.as_deref())
+}
+fn suggestions(r: &RunResult) -> Vec<String> {
+    r.failure
+        .as_ref()
+        .map(|f| f.recovery_suggestions.clone())
+        .unwrap_or_default()
 }
 
 fn types(events: &[Envelope]) -> Vec<String> {
@@ -180,12 +258,12 @@ async fn sequential_run_emits_a_causal_chain_and_records_every_stage() {
     assert_eq!(
         types(&events),
         [
-            "pipeline:PromptSubmitted",
+            "pipeline:JobSubmitted",
             "a:StageStarted",
             "a:StageCompleted",
             "b:StageStarted",
             "b:StageCompleted",
-            "pipeline:PipelineCompleted"
+            "pipeline:RunCompleted"
         ]
     );
     for (i, e) in events.iter().enumerate() {
@@ -194,9 +272,7 @@ async fn sequential_run_emits_a_causal_chain_and_records_every_stage() {
         if i > 0 {
             assert_eq!(e.causation_id, Some(events[i - 1].event_id));
         }
-        EventCatalog::shipped()
-            .validate_envelope(e)
-            .expect("catalogue-valid");
+        registry(&c).validate_envelope(e).expect("catalogue-valid");
     }
     assert_eq!(r.stages.len(), 2);
     assert!(r.stages.iter().all(|s| s.status == StageStatus::Completed));
@@ -205,23 +281,17 @@ async fn sequential_run_emits_a_causal_chain_and_records_every_stage() {
 }
 
 /// The result rebuilt from the events alone says what the executor said.
-fn assert_rebuilds(c: &ExecutableContract, r: &PipelineResult, events: &[Envelope]) {
-    let ids: Vec<String> = c.stages.iter().map(|s| s.id.clone()).collect();
+fn assert_rebuilds(c: &Workflow, r: &RunResult, events: &[Envelope]) {
+    let ids: Vec<String> = c.contract.stages.iter().map(|s| s.id.clone()).collect();
     // Shuffled and duplicated delivery must not matter.
     let mut scrambled: Vec<Envelope> = events.iter().rev().cloned().collect();
     scrambled.extend(events.iter().cloned());
     let b = replay::rebuild(&scrambled, Some(&ids)).expect("terminal event present");
     assert_eq!(b.status, r.status);
     assert_eq!(b.correlation_id, r.correlation_id);
-    assert_eq!(b.error_code, r.error_code);
-    assert_eq!(b.failed_stage, r.failed_stage);
-    assert_eq!(b.failed_gate, r.failed_gate);
-    assert_eq!(b.recovery_suggestions, r.recovery_suggestions);
-    assert_eq!(b.output_path, r.output_path);
-    assert_eq!(b.generated_files, r.generated_files);
-    assert_eq!(b.validation_passed, r.validation_passed);
-    assert_eq!(b.compilation_status, r.compilation_status);
-    assert_eq!(b.metadata.prompt, r.metadata.prompt);
+    assert_eq!(b.failure, r.failure);
+    assert_eq!(b.outputs, r.outputs);
+    assert_eq!(b.workflow, r.workflow);
     assert_eq!(b.stages.len(), r.stages.len());
     for (x, y) in b.stages.iter().zip(&r.stages) {
         assert_eq!(
@@ -257,10 +327,10 @@ async fn blocking_fail_stops_the_stage_skips_later_gates_and_stages() {
     );
     let (r, events) = run(&c).await;
     assert!(!r.success());
-    assert_eq!(r.failed_stage.as_deref(), Some("a"));
-    assert_eq!(r.failed_gate.as_deref(), Some("B"));
-    assert_eq!(r.error_code.as_deref(), Some("HARD"));
-    assert_eq!(r.recovery_suggestions, ["see test"]);
+    assert_eq!(failed_stage(&r), Some("a"));
+    assert_eq!(failed_gate(&r), Some("B"));
+    assert_eq!(code(&r), Some("HARD"));
+    assert_eq!(suggestions(&r), ["see test"]);
     let gates = &r.stages[0].gates;
     assert_eq!(
         gates[0].status,
@@ -277,7 +347,7 @@ async fn blocking_fail_stops_the_stage_skips_later_gates_and_stages() {
     );
     assert_eq!(
         types(&events)[1..],
-        ["a:StageStarted", "a:StageFailed", "pipeline:PipelineFailed"]
+        ["a:StageStarted", "a:StageFailed", "pipeline:RunFailed"]
     );
     assert_rebuilds(&c, &r, &events);
 }
@@ -317,11 +387,12 @@ async fn retries_exhausted_fail_with_the_stage_error_code() {
                 "retry": {"max_attempts": 2, "backoff_ms": 10, "jitter": 0.0}}]),
     );
     let (r, _) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("DISK"));
+    assert_eq!(code(&r), Some("DISK"));
     assert!(
-        r.error_summary
-            .as_deref()
+        r.failure
+            .as_ref()
             .unwrap()
+            .message
             .contains("after 2 attempts")
     );
 }
@@ -333,7 +404,7 @@ async fn domain_failures_and_gate_failures_are_never_retried() {
         json!([{"id": "a", "handler": "refuse", "retry": {"max_attempts": 5}}]),
     );
     let (r, _) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("BAD_INPUT"));
+    assert_eq!(code(&r), Some("BAD_INPUT"));
     assert_eq!(r.stages[0].metadata["attempts"], json!(1));
 
     let c = contract(
@@ -342,7 +413,7 @@ async fn domain_failures_and_gate_failures_are_never_retried() {
                 "gates": [{"id": "B", "name": "b", "type": "BLOCKING", "handler": "fail", "error_code": "HARD"}]}]),
     );
     let (r, _) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("HARD"));
+    assert_eq!(code(&r), Some("HARD"));
     assert_eq!(r.stages[0].metadata["attempts"], json!(1));
 }
 
@@ -354,7 +425,7 @@ async fn stage_timeout_is_retryable_then_fails() {
                 "retry": {"max_attempts": 2, "backoff_ms": 10, "jitter": 0.0}}]),
     );
     let (r, _) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("GEN_TIMEOUT"));
+    assert_eq!(code(&r), Some("GEN_TIMEOUT"));
     assert_eq!(r.stages[0].metadata["attempts"], json!(2));
 }
 
@@ -366,15 +437,15 @@ async fn run_timeout_fails_the_running_stage_with_pipeline_timeout() {
                {"id": "b", "handler": "slow", "params": {"sleep_ms": 120_000}, "depends_on": ["a"]},
                {"id": "c", "handler": "ok", "depends_on": ["b"]}]),
     );
-    c.run_timeout = Duration::from_secs(5);
+    c.contract.run_timeout = Duration::from_secs(5);
     let (r, events) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("PIPELINE_TIMEOUT"));
-    assert_eq!(r.failed_stage.as_deref(), Some("b"));
+    assert_eq!(code(&r), Some("PIPELINE_TIMEOUT"));
+    assert_eq!(failed_stage(&r), Some("b"));
     assert_eq!(r.stages[1].status, StageStatus::Failed);
     assert_eq!(r.stages[2].status, StageStatus::Skipped);
     assert_eq!(
         types(&events)[3..],
-        ["b:StageStarted", "b:StageFailed", "pipeline:PipelineFailed"]
+        ["b:StageStarted", "b:StageFailed", "pipeline:RunFailed"]
     );
 }
 
@@ -420,7 +491,7 @@ async fn concurrent_gates_fail_fast_and_cancel_the_rest() {
         t0.elapsed() < Duration::from_secs(2),
         "cancelled, not waited for"
     );
-    assert_eq!(r.failed_gate.as_deref(), Some("F"));
+    assert_eq!(failed_gate(&r), Some("F"));
     let g = |id: &str| {
         r.stages[0]
             .gates
@@ -438,19 +509,18 @@ async fn concurrent_gates_fail_fast_and_cancel_the_rest() {
 async fn expression_gates_when_and_progress_events() {
     let c = contract(
         "sequential",
-        json!([{"id": "generation", "handler": "progress3",
-                "events": {"progress": {"type": "GenerationProgress", "payload": {
-                    "current_file": "'f' ~ stage.progress.n", "files_completed": "stage.progress.n",
-                    "total_files": "3", "progress_percent": "stage.progress.n * 100 // 3"}}},
+        json!([{"id": "build", "handler": "progress3",
+                "events": {"progress": {"type": "JobStepDone", "payload": {
+                    "step": "stage.progress.n", "note": "'step ' ~ stage.progress.n"}}},
                 "gates": [
-                  {"id": "E1", "name": "words", "type": "WARNING", "expression": "prompt | word_count >= 50",
-                   "fail_message": "only {{ prompt | word_count }} words", "error_code": "SHORT"},
+                  {"id": "E1", "name": "words", "type": "WARNING", "expression": "trigger.job | word_count >= 50",
+                   "fail_message": "only {{ trigger.job | word_count }} words", "error_code": "SHORT"},
                   {"id": "E2", "name": "regex", "type": "BLOCKING",
-                   "checks": [{"expression": "prompt is matching('^Create')", "fail_message": "no Create"},
-                              {"expression": "options.force", "fail_message": "force is {{ options.force }}"}],
+                   "checks": [{"expression": "trigger.job is matching('^test')", "fail_message": "no test"},
+                              {"expression": "trigger.force", "fail_message": "force is {{ trigger.force }}"}],
                    "error_code": "CHK"}]},
-               {"id": "skipme", "handler": "ok", "depends_on": ["generation"],
-                "when": {"expression": "not options.compile", "skip_reason": "compile is on"}}]),
+               {"id": "skipme", "handler": "ok", "depends_on": ["build"],
+                "when": {"expression": "not trigger.compile", "skip_reason": "compile is on"}}]),
     );
     let (r, events) = run(&c).await;
     assert_eq!(
@@ -462,10 +532,10 @@ async fn expression_gates_when_and_progress_events() {
     );
     let gates = &r.stages[0].gates;
     assert_eq!(gates[0].status, GateStatus::Warning);
-    assert_eq!(gates[0].message, "only 5 words");
+    assert_eq!(gates[0].message, "only 2 words");
     assert_eq!(gates[1].status, GateStatus::Fail);
     assert_eq!(gates[1].message, "force is False"); // minijinja renders booleans as Python does
-    assert_eq!(r.error_code.as_deref(), Some("CHK"));
+    assert_eq!(code(&r), Some("CHK"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -474,7 +544,7 @@ async fn when_false_skips_a_stage_without_events() {
         "sequential",
         json!([{"id": "a", "handler": "ok"},
                {"id": "b", "handler": "ok", "depends_on": ["a"],
-                "when": {"expression": "not options.compile", "skip_reason": "compile is on"}}]),
+                "when": {"expression": "not trigger.compile", "skip_reason": "compile is on"}}]),
     );
     let (r, events) = run(&c).await;
     assert!(r.success());
@@ -485,26 +555,75 @@ async fn when_false_skips_a_stage_without_events() {
 
 #[tokio::test(start_paused = true)]
 async fn a_payload_the_catalogue_rejects_falls_back_to_the_generic_event() {
-    // ParsingFailed admits only its listed error codes; BAD_INPUT is not one of them.
+    // JobStepDone's `step` is an integer; `stage.id` gives a string, which only the run can
+    // tell (validation cannot know what a field read yields).
     let c = contract(
         "sequential",
-        json!([{"id": "parsing", "handler": "refuse",
-                "events": {"failed": {"type": "ParsingFailed", "payload": {
-                    "error_code": "stage.error.code", "error_message": "stage.error.message"}}}}]),
+        json!([{"id": "build", "handler": "ok",
+                "events": {"completed": {"type": "JobStepDone", "payload": {"step": "stage.id"}}}}]),
     );
     let (r, events) = run(&c).await;
-    assert_eq!(r.error_code.as_deref(), Some("BAD_INPUT"));
-    let failed = events
+    assert!(r.success(), "{}", r.summary());
+    let done = events
         .iter()
-        .find(|e| e.status == EventStatus::Failed && e.stage == "parsing")
+        .find(|e| e.status == EventStatus::Completed && e.stage == "build")
         .unwrap();
-    assert_eq!(failed.event_type, "StageFailed");
-    assert_eq!(failed.payload["declared_event"], "ParsingFailed");
-    assert_eq!(
-        events.last().unwrap().event_type,
-        "PipelineFailed",
-        "the run still ends properly"
+    assert_eq!(done.event_type, "StageCompleted");
+    assert_eq!(done.payload["declared_event"], "JobStepDone");
+    assert_eq!(events.last().unwrap().event_type, "RunCompleted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_terminal_payload_the_catalogue_rejects_falls_back_to_run_failed() {
+    // JobAborted's error_code is an enum; the failure message is not one of its codes.
+    let c = workflow_with(
+        "sequential",
+        json!([{"id": "build", "handler": "refuse"}]),
+        json!({"events": {"failed": {"type": "JobAborted", "payload": {
+            "job": "trigger.job", "error_code": "failure.message",
+            "recovery_suggestions": "failure.recovery_suggestions"}}}}),
     );
+    let (r, events) = run(&c).await;
+    assert_eq!(code(&r), Some("BAD_INPUT"));
+    let last = events.last().unwrap();
+    assert_eq!(
+        last.event_type, "RunFailed",
+        "the run still ends with a terminal event"
+    );
+    assert_eq!(last.payload["declared_event"], "JobAborted");
+    assert_eq!(
+        last.outcome
+            .as_ref()
+            .unwrap()
+            .failure
+            .as_ref()
+            .unwrap()
+            .code,
+        "BAD_INPUT"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn declared_terminal_events_carry_the_contracts_payload_and_the_outcome() {
+    let c = workflow_with(
+        "sequential",
+        json!([{"id": "build", "handler": "ok"}]),
+        json!({"result": {"job": "trigger.job", "total": "trigger.size * 2"},
+               "events": {"completed": {"type": "JobFinished", "payload": {
+                   "job": "result.job", "total": "result.total",
+                   "total_duration_seconds": "run.duration_seconds"}}}}),
+    );
+    let (r, events) = run(&c).await;
+    assert!(r.success());
+    let last = events.last().unwrap();
+    assert_eq!(last.event_type, "JobFinished");
+    assert_eq!(last.payload["job"], "test job");
+    assert_eq!(last.payload["total"], 6);
+    assert_eq!(r.outputs["total"], 6);
+    let outcome = last.outcome.as_ref().unwrap();
+    assert_eq!(outcome.outputs["total"], 6);
+    assert_eq!(last.workflow.as_ref(), Some(&c.id));
+    assert_rebuilds(&c, &r, &events);
 }
 
 #[tokio::test(start_paused = true)]

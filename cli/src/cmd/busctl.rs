@@ -3,11 +3,11 @@
 
 use onex_engine::bus::{self, BusConfig, BusUrl, EventBus, ObserveFrom, Role};
 use onex_engine::config::Config;
-use onex_engine::contract::executable::ExecutableContract;
-use onex_engine::events::{Component, Envelope, EventCatalog};
+use onex_engine::events::{Component, Envelope, EventRegistry};
 use onex_engine::pipeline::run::event_source;
 use onex_engine::pipeline::{Executor, Services};
 use onex_engine::service::{Orchestrator, OrchestratorOptions};
+use onex_engine::workflow::WorkflowSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,9 +30,10 @@ pub fn bus_config(config: &Config, url: Option<&str>) -> BusConfig {
 pub async fn connect(
     cfg: &BusConfig,
     role: Role,
+    events: Arc<EventRegistry>,
     wait: Duration,
 ) -> Result<Arc<dyn EventBus>, ExitCode> {
-    match tokio::time::timeout(wait, bus::connect(cfg, role)).await {
+    match tokio::time::timeout(wait, bus::connect(cfg, role, events)).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) if e.is_unreachable() => {
             eprintln!("onex: bus unreachable ({}): {e}", cfg.url);
@@ -54,8 +55,7 @@ pub async fn connect(
 
 /// The topics a run's events travel on (everything but the dead letters).
 pub fn run_topics(bus: &dyn EventBus) -> Vec<String> {
-    let dlq = bus.dlq_topic();
-    bus.all_topics().into_iter().filter(|t| *t != dlq).collect()
+    bus.events().run_topics(&bus.config().topic_prefix)
 }
 
 /// Every retained event on `topics`, read from the beginning until nothing new arrives for
@@ -101,15 +101,16 @@ pub fn embedded_presence_dir(cfg: &BusConfig) -> Option<PathBuf> {
 /// An orchestrator for this process (the `orchestrator` command and the CLI's in-process one).
 pub fn orchestrator(
     bus: Arc<dyn EventBus>,
-    contract: ExecutableContract,
+    app: &crate::app::App,
+    workflows: Arc<WorkflowSet>,
     services: Services,
     opts: OrchestratorOptions,
 ) -> Arc<Orchestrator> {
     let executor = Executor::new(
-        Arc::new(onex_handlers::Registry),
+        Arc::new(app.handlers.clone()),
         Arc::new(services),
-        EventCatalog::shipped(),
+        workflows.events().clone(),
         event_source(Component::Orchestrator),
     );
-    Orchestrator::new(bus, Arc::new(executor), Arc::new(contract), opts)
+    Orchestrator::new(bus, Arc::new(executor), workflows, opts)
 }

@@ -7,18 +7,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::app::App;
 use onex_engine::bus::order::{Ordered, RunOrderer};
-use onex_engine::bus::{BusConfig, BusError, EventBus, ObserveFrom, Position, Role, connect};
+use onex_engine::bus::{BusError, EventBus, ObserveFrom, Position, Role, connect};
 use onex_engine::events::{
-    Component, Envelope, EventCatalog, EventSource, EventStatus, SCHEMA_VERSION, StageScope,
+    Component, Envelope, EventRegistry, EventSource, EventStatus, SCHEMA_VERSION, StageScope,
     TraceContext,
 };
 use uuid::Uuid;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EventsCmd {
-    /// Print events as they arrive (all pipeline topics unless --topic is given).
+    /// Print events as they arrive (every topic of the loaded catalogues unless --topic is given).
     Tail {
+        /// The bus (default: configuration, `ONEX_BUS`).
+        #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+        bus: Option<String>,
         /// An event type (`PromptSubmitted`), a topic suffix (`prompt_submitted`, `dlq`) or a
         /// full topic name; repeatable.
         #[arg(long)]
@@ -41,6 +45,9 @@ pub enum EventsCmd {
     },
     /// Publish one event built from a payload file.
     Publish {
+        /// The bus (default: configuration, `ONEX_BUS`).
+        #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+        bus: Option<String>,
         /// Event type of the catalogue (`PromptSubmitted`).
         #[arg(long = "type")]
         event_type: String,
@@ -87,9 +94,14 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub async fn run(cmd: &EventsCmd, bus: &BusConfig) -> ExitCode {
+pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
+    let events = match app.events(&[]) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     match cmd {
         EventsCmd::Tail {
+            bus,
             topic,
             correlation_id,
             from_beginning,
@@ -97,7 +109,8 @@ pub async fn run(cmd: &EventsCmd, bus: &BusConfig) -> ExitCode {
             count,
             idle_timeout,
         } => {
-            let b = match connect(bus, Role::Cli).await {
+            let cfg = super::busctl::bus_config(&app.config, bus.as_deref());
+            let b = match connect(&cfg, Role::Cli, events).await {
                 Ok(b) => b,
                 Err(e) => return fail(&e),
             };
@@ -125,6 +138,7 @@ pub async fn run(cmd: &EventsCmd, bus: &BusConfig) -> ExitCode {
             }
         }
         EventsCmd::Publish {
+            bus,
             event_type,
             payload,
             correlation_id,
@@ -135,6 +149,7 @@ pub async fn run(cmd: &EventsCmd, bus: &BusConfig) -> ExitCode {
             json,
         } => {
             let env = match build_envelope(
+                &events,
                 event_type,
                 payload,
                 *correlation_id,
@@ -146,7 +161,8 @@ pub async fn run(cmd: &EventsCmd, bus: &BusConfig) -> ExitCode {
                 Ok(e) => e,
                 Err(m) => return usage(m),
             };
-            let b = match connect(bus, Role::Cli).await {
+            let cfg = super::busctl::bus_config(&app.config, bus.as_deref());
+            let b = match connect(&cfg, Role::Cli, events).await {
                 Ok(b) => b,
                 Err(e) => return fail(&e),
             };
@@ -176,7 +192,6 @@ fn resolve_topics(bus: &dyn EventBus, given: &[String]) -> Result<Vec<String>, S
         return Ok(all);
     }
     let prefix = &bus.config().topic_prefix;
-    let cat = EventCatalog::shipped();
     given
         .iter()
         .map(|g| {
@@ -190,7 +205,7 @@ fn resolve_topics(bus: &dyn EventBus, given: &[String]) -> Result<Vec<String>, S
                 return Ok(t.clone());
             }
             if *g == "runs" {
-                return Ok(cat.runs_topic(prefix));
+                return Ok(EventRegistry::runs_topic(prefix));
             }
             Err(format!(
                 "--topic {g}: not an event type, topic suffix or topic of the catalogue"
@@ -296,7 +311,9 @@ fn parse_status(s: &str) -> Result<EventStatus, String> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_envelope(
+    cat: &EventRegistry,
     event_type: &str,
     payload: &PathBuf,
     correlation_id: Option<Uuid>,
@@ -305,9 +322,13 @@ fn build_envelope(
     stage: Option<&str>,
     status: Option<&str>,
 ) -> Result<Envelope, String> {
-    let cat = EventCatalog::shipped();
     let def = cat.get(event_type).ok_or_else(|| {
-        let known: Vec<&str> = cat.events().map(|d| d.event_type.as_str()).collect();
+        let known: Vec<&str> = cat
+            .catalogs()
+            .iter()
+            .flat_map(|c| c.events())
+            .map(|d| d.event_type.as_str())
+            .collect();
         format!(
             "--type {event_type}: not in the event catalogue (known: {})",
             known.join(", ")
@@ -366,5 +387,7 @@ fn build_envelope(
             tracestate: None,
         },
         payload: payload_value,
+        workflow: None,
+        outcome: None,
     })
 }

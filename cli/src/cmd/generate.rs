@@ -1,17 +1,18 @@
-//! `onex generate PROMPT`: submits a prompt and shows the run. `--direct` runs the pipeline in
-//! this process through the same engine (the seed's Phase-1 path and fallback).
+//! `onex generate PROMPT`: node generation's front-end. Submits a prompt and shows the run;
+//! `--direct` runs the workflow in this process through the same engine.
 
-use crate::progress::{Display, Style};
-use onex_engine::config::Config;
-use onex_engine::contract::executable::ExecutableContract;
-use onex_engine::diag::Diagnostic;
-use onex_engine::events::{Component, EventCatalog};
+use super::submit::{self, Submission};
+use crate::app::App;
+use crate::progress::Display;
+use onex_engine::events::Component;
+use onex_engine::pipeline::RunResult;
 use onex_engine::pipeline::run::event_source;
-use onex_engine::pipeline::{ChannelSink, Executor, PromptOptions, RunRequest, Services};
-use onex_engine::prompt::NodeType;
+use onex_engine::workflow::Workflow;
+use onex_generation::prompt::NodeType;
+use onex_generation::{PipelineResult, PromptOptions};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// Arguments of `onex generate`.
@@ -47,7 +48,7 @@ pub struct GenerateArgs {
     /// A template pack directory instead of the built-in one.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Run this pipeline contract instead of the shipped one.
+    /// Run this node generation contract instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub contract: Option<PathBuf>,
     /// Keep a failed run's staging directory (debugging).
@@ -66,46 +67,15 @@ fn parse_node_type(s: &str) -> Result<NodeType, String> {
         .ok_or_else(|| format!("'{s}' is not EFFECT, COMPUTE, REDUCER or ORCHESTRATOR"))
 }
 
-/// Prints contract problems as `path:line:col severity CODE message`.
-pub fn print_diagnostics(diags: &[Diagnostic]) {
-    for d in diags {
-        eprintln!(
-            "{}:{}:{} {:?} {} {}\n    help: {}",
-            d.path.display(),
-            d.pos.line,
-            d.pos.column,
-            d.severity,
-            d.code,
-            d.message,
-            d.help
-        );
-    }
-}
-
-/// The pipeline contract to run: `--contract FILE` or the shipped one.
-pub fn load_pipeline(path: Option<&Path>) -> Result<ExecutableContract, ExitCode> {
-    let loaded = match path {
-        Some(p) => onex_handlers::load_contract(p),
-        None => onex_handlers::shipped_contract(),
-    };
-    loaded.map_err(|diags| {
-        eprintln!("onex: the pipeline contract does not validate:");
-        print_diagnostics(&diags);
-        ExitCode::from(2)
-    })
-}
-
-/// Handler settings from configuration and flags.
-pub fn services(config: &Config, templates: Option<PathBuf>, keep_failed: bool) -> Services {
-    Services {
-        allowed_roots: Vec::new(),
-        templates_dir: templates,
-        python: config.python.interpreter.clone(),
-        probe_imports: config.gates.get("G4").is_some_and(|m| m == "probe")
-            || config.python.interpreter.is_some(),
-        fsync: true,
-        keep_failed,
-        extra: Default::default(),
+/// The node generation workflow to run: `--contract FILE` or the shipped one.
+pub fn load_workflow(app: &App, path: Option<&Path>) -> Result<Workflow, ExitCode> {
+    match path {
+        Some(p) => app.load_workflow(p),
+        None => onex_generation::shipped::generation(&app.handlers).map_err(|d| {
+            eprintln!("onex: the shipped node generation contract does not validate:");
+            crate::print_diagnostics(&d);
+            ExitCode::from(2)
+        }),
     }
 }
 
@@ -135,100 +105,58 @@ pub fn prompt_options(args: &GenerateArgs) -> Result<PromptOptions, String> {
     })
 }
 
-/// Runs the pipeline in this process, showing events as they happen.
-pub async fn run_direct(args: &GenerateArgs, config: &Config) -> ExitCode {
-    let contract = match load_pipeline(args.contract.as_deref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let opts = match prompt_options(args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("onex generate: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let display = Display::new(if args.json { Style::Json } else { Style::Text });
-    let trigger = RunRequest::prompt_submitted(&opts, event_source(Component::Cli));
-    display.event(&trigger);
-    let request = match RunRequest::from_trigger(trigger) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("onex generate: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let executor = Executor::new(
-        Arc::new(onex_handlers::Registry),
-        Arc::new(services(config, args.templates.clone(), args.keep_failed)),
-        EventCatalog::shipped(),
-        event_source(Component::Orchestrator),
-    );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let sink = ChannelSink(tx);
-    let cid = request.trigger.correlation_id;
-    // Where the node went, once the writing stage completed (an interrupt after it leaves the
-    // complete node; before it, nothing).
-    let mut written: Option<String> = None;
-    let result = {
-        let run = executor.run(&contract, request, &sink);
-        tokio::pin!(run);
-        loop {
-            tokio::select! {
-                Some(e) = rx.recv() => {
-                    if e.event_type == "WritingCompleted" {
-                        written = e.payload["node_directory"].as_str().map(str::to_owned);
-                    }
-                    display.event(&e)
-                }
-                r = &mut run => break r,
-                _ = tokio::signal::ctrl_c() => {
-                    // Leaving this block drops the run: its staging directory is removed on
-                    // the way out, so an interrupted run leaves the output as it was.
-                    match &written {
-                        Some(dir) => eprintln!(
-                            "onex generate: interrupted after writing; run {cid} cancelled, {dir} is complete"
-                        ),
-                        None => eprintln!("onex generate: interrupted; run {cid} cancelled, nothing written"),
-                    }
-                    break Err(onex_engine::pipeline::SinkError {
-                        event_type: String::new(),
-                        seq: 0,
-                        message: "interrupted".into(),
-                    });
-                }
-            }
-        }
-    };
-    if matches!(&result, Err(e) if e.message == "interrupted") {
-        return ExitCode::from(130);
+/// `onex generate` as a submission of the node generation workflow.
+fn submission<'a>(
+    args: &GenerateArgs,
+    app: &'a App,
+    direct: bool,
+) -> Result<Submission<'a>, ExitCode> {
+    let workflow = load_workflow(app, args.contract.as_deref())?;
+    let services = app.services(args.templates.clone(), args.keep_failed)?;
+    let opts = prompt_options(args).map_err(|e| {
+        eprintln!("onex generate: {e}");
+        ExitCode::from(2)
+    })?;
+    // A background orchestrator writes where this CLI asked to write, with the same contract
+    // and templates.
+    let mut background: Vec<OsString> = vec![
+        "--allowed-root".into(),
+        opts.output_directory.clone().into(),
+    ];
+    if let Some(c) = &args.contract {
+        background.extend(["--workflow".into(), c.clone().into_os_string()]);
     }
-    drop(sink);
-    while let Ok(e) = rx.try_recv() {
-        display.event(&e);
+    if let Some(t) = &args.templates {
+        background.extend(["--templates".into(), t.clone().into_os_string()]);
     }
-    match result {
-        Ok(r) => {
-            display.result(&r);
-            if r.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(e) => {
-            eprintln!("onex generate: {e}");
-            ExitCode::from(1)
-        }
-    }
+    Ok(Submission {
+        app,
+        command: "onex generate",
+        trigger: opts.trigger(event_source(Component::Cli)),
+        workflow,
+        services,
+        bus: args.bus.clone(),
+        direct,
+        detach: args.detach,
+        json: args.json,
+        timeout: args.timeout,
+        background_args: background,
+        render: render_generation,
+    })
+}
+
+/// Shows a generation result (the node generation view of the run).
+fn render_generation(display: &Display, r: &RunResult) -> bool {
+    let r = PipelineResult::from(r);
+    display.generation_result(&r);
+    r.success()
 }
 
 /// Runs `onex generate`: in this process with `--direct` (or `cli.mode = direct`), otherwise
 /// through the bus.
-pub async fn run(args: &GenerateArgs, config: &Config) -> ExitCode {
-    use onex_engine::config::CliMode;
-    if args.direct || config.cli.mode == CliMode::Direct {
-        return run_direct(args, config).await;
+pub async fn run(args: &GenerateArgs, app: &App) -> ExitCode {
+    match submission(args, app, args.direct) {
+        Ok(sub) => submit::submit(sub).await,
+        Err(code) => code,
     }
-    crate::cmd::submit::run(args, config).await
 }

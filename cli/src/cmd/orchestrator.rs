@@ -1,13 +1,15 @@
-//! `onex orchestrator`: the long-running pipeline service on the bus.
+//! `onex orchestrator`: the long-running workflow service on the bus, hosting one or more
+//! workflows (each trigger type routed to its workflow).
 
 use super::busctl;
-use super::generate::{load_pipeline, services};
+use crate::app::App;
 use onex_engine::bus::Role;
 use onex_engine::config::Config;
 use onex_engine::service::{OrchestratorOptions, presence::Presence};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -31,25 +33,42 @@ pub struct OrchestratorArgs {
     /// Exit after this many seconds without work.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
     pub exit_when_idle: Option<u64>,
-    /// Run this pipeline contract instead of the shipped one.
-    #[arg(long, value_name = "FILE")]
+    /// A workflow contract, or a directory of them, to host (repeatable; default:
+    /// `orchestrator.workflows`, else the shipped node generation and node quality check).
+    #[arg(long = "workflow", value_name = "FILE|DIR")]
+    pub workflows: Vec<PathBuf>,
+    /// One workflow contract to host (the same as `--workflow FILE`).
+    #[arg(long, value_name = "FILE", hide = true)]
     pub contract: Option<PathBuf>,
     /// A template pack directory instead of the built-in one.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 }
 
-pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
-    let contract = match load_pipeline(args.contract.as_deref()) {
-        Ok(c) => c,
+pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
+    let config = &app.config;
+    let mut paths = args.workflows.clone();
+    paths.extend(args.contract.clone());
+    let workflows = match app.load_workflows(&paths) {
+        Ok(w) => Arc::new(w),
         Err(code) => return code,
     };
     let bus_cfg = busctl::bus_config(config, args.bus.as_deref());
-    let bus = match busctl::connect(&bus_cfg, Role::Service, Duration::from_secs(30)).await {
+    let bus = match busctl::connect(
+        &bus_cfg,
+        Role::Service,
+        workflows.events().clone(),
+        Duration::from_secs(30),
+    )
+    .await
+    {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let mut svc = services(config, args.templates.clone(), false);
+    let mut svc = match app.services(args.templates.clone(), false) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     svc.allowed_roots = if !args.allowed_roots.is_empty() {
         args.allowed_roots.clone()
     } else if !config.orchestrator.allowed_roots.is_empty() {
@@ -75,7 +94,7 @@ pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
         exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
         ..Default::default()
     };
-    let orch = busctl::orchestrator(bus.clone(), contract, svc, opts);
+    let orch = busctl::orchestrator(bus.clone(), app, workflows.clone(), svc, opts);
     // On the embedded bus, say we are here (the CLI then leaves the work to us).
     let _presence = match busctl::embedded_presence_dir(&bus_cfg) {
         Some(dir) => match Presence::register(&dir, orch.instance()) {
@@ -117,10 +136,16 @@ pub async fn run(args: &OrchestratorArgs, config: &Config) -> ExitCode {
         on_signal.cancel();
     });
     eprintln!(
-        "onex orchestrator {} on {} (group {})",
+        "onex orchestrator {} on {} (group {}), hosting {}",
         orch.instance(),
         bus_cfg.url,
-        orch_group(args, config)
+        orch_group(args, config),
+        workflows
+            .workflows()
+            .iter()
+            .map(|w| format!("{} ({})", w.id, w.contract.triggers.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     let mut ready = orch.ready();
     tokio::spawn(async move {

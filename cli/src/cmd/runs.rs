@@ -2,10 +2,10 @@
 //! `onex trace ID`, `onex runs` and `onex events replay --correlation-id ID`.
 
 use super::busctl;
+use crate::app::App;
 use crate::progress::{Display, Style};
 use onex_engine::bus::Role;
-use onex_engine::config::Config;
-use onex_engine::events::Envelope;
+use onex_engine::events::{Envelope, EventStatus, StageScope};
 use onex_engine::pipeline::replay;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -37,9 +37,9 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
-async fn run_events(args: &RunArgs, config: &Config) -> Result<Vec<Envelope>, ExitCode> {
-    let cfg = busctl::bus_config(config, args.bus.as_deref());
-    let bus = busctl::connect(&cfg, Role::Cli, Duration::from_secs(10)).await?;
+async fn run_events(args: &RunArgs, app: &App) -> Result<Vec<Envelope>, ExitCode> {
+    let cfg = busctl::bus_config(&app.config, args.bus.as_deref());
+    let bus = busctl::connect(&cfg, Role::Cli, app.events(&[])?, Duration::from_secs(10)).await?;
     let events = busctl::read_run(bus.as_ref(), args.correlation_id)
         .await
         .map_err(|e| {
@@ -57,14 +57,14 @@ async fn run_events(args: &RunArgs, config: &Config) -> Result<Vec<Envelope>, Ex
 }
 
 /// `onex status ID`: the run's outcome so far.
-pub async fn status(args: &RunArgs, config: &Config) -> ExitCode {
-    let events = match run_events(args, config).await {
+pub async fn status(args: &RunArgs, app: &App) -> ExitCode {
+    let events = match run_events(args, app).await {
         Ok(e) => e,
         Err(c) => return c,
     };
     match replay::rebuild(&events, None) {
         Some(r) => {
-            Display::new(if args.json { Style::Json } else { Style::Text }).result(&r);
+            Display::new(if args.json { Style::Json } else { Style::Text }).run_result(&r);
             if r.success() {
                 ExitCode::SUCCESS
             } else {
@@ -91,8 +91,8 @@ pub async fn status(args: &RunArgs, config: &Config) -> ExitCode {
 }
 
 /// `onex trace ID`: each stage and gate with start, duration and outcome.
-pub async fn trace(args: &RunArgs, config: &Config) -> ExitCode {
-    let events = match run_events(args, config).await {
+pub async fn trace(args: &RunArgs, app: &App) -> ExitCode {
+    let events = match run_events(args, app).await {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -109,8 +109,11 @@ pub async fn trace(args: &RunArgs, config: &Config) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "run {}  trace {}  {} ms  {}",
+        "run {}  {}  trace {}  {} ms  {}",
         r.correlation_id,
+        r.workflow
+            .as_ref()
+            .map_or_else(|| "workflow ?".to_string(), |w| w.to_string()),
         events[0].trace.traceparent,
         r.total_duration_ms,
         if r.success() { "success" } else { "failed" }
@@ -130,8 +133,8 @@ pub async fn trace(args: &RunArgs, config: &Config) -> ExitCode {
 }
 
 /// `onex events replay --correlation-id ID`: the run shown again exactly as it looked live.
-pub async fn replay_run(args: &RunArgs, config: &Config) -> ExitCode {
-    let events = match run_events(args, config).await {
+pub async fn replay_run(args: &RunArgs, app: &App) -> ExitCode {
+    let events = match run_events(args, app).await {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -141,7 +144,7 @@ pub async fn replay_run(args: &RunArgs, config: &Config) -> ExitCode {
     }
     match replay::rebuild(&events, None) {
         Some(r) => {
-            display.result(&r);
+            display.run_result(&r);
             ExitCode::SUCCESS
         }
         None => {
@@ -151,71 +154,129 @@ pub async fn replay_run(args: &RunArgs, config: &Config) -> ExitCode {
     }
 }
 
-/// `onex runs`: recent runs with their outcome.
-pub async fn runs(args: &RunsArgs, config: &Config) -> ExitCode {
-    let cfg = busctl::bus_config(config, args.bus.as_deref());
-    let bus = match busctl::connect(&cfg, Role::Cli, Duration::from_secs(10)).await {
+/// `onex runs`: recent runs of every workflow with their outcome.
+pub async fn runs(args: &RunsArgs, app: &App) -> ExitCode {
+    let events = match app.events(&[]) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let cfg = busctl::bus_config(&app.config, args.bus.as_deref());
+    let bus = match busctl::connect(&cfg, Role::Cli, events.clone(), Duration::from_secs(10)).await
+    {
         Ok(b) => b,
         Err(c) => return c,
     };
-    let topics: Vec<String> = ["PromptSubmitted", "PipelineCompleted", "PipelineFailed"]
+    // Run-level events (triggers and terminal events) are all a run list needs.
+    let topics: Vec<String> = events
+        .catalogs()
         .iter()
-        .filter_map(|t| bus.topic(t).ok())
+        .flat_map(|c| c.events())
+        .filter(|d| d.stage == StageScope::Pipeline && d.event_type != "DeadLettered")
+        .filter_map(|d| bus.topic(&d.event_type).ok())
         .collect();
-    let events = match busctl::read_all(bus.as_ref(), &topics, Duration::from_millis(300)).await {
+    let read = match busctl::read_all(bus.as_ref(), &topics, Duration::from_millis(300)).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("onex runs: {e}");
             return ExitCode::from(1);
         }
     };
-    // correlation id → (submitted event, terminal event)
+    // correlation id → (the client's trigger, the terminal event)
     let mut by_run: BTreeMap<Uuid, (Option<Envelope>, Option<Envelope>)> = BTreeMap::new();
-    for e in events {
-        let slot = by_run.entry(e.correlation_id).or_default();
-        if e.event_type == "PromptSubmitted" {
-            slot.0.get_or_insert(e);
-        } else {
-            slot.1 = Some(e);
+    for e in read {
+        let id = e.correlation_id;
+        if e.is_terminal() {
+            by_run.entry(id).or_default().1 = Some(e);
+        } else if e.starts_own_run() && e.status == EventStatus::Started {
+            by_run.entry(id).or_default().0.get_or_insert(e);
         }
     }
     let mut rows: Vec<_> = by_run.into_iter().collect();
-    // UUID v7 ids sort by creation time; newest first.
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    // UUID v7 ids sort by creation time; derived (chained) ids do not, so sort by time seen.
+    rows.sort_by(|a, b| {
+        let at = |r: &(Option<Envelope>, Option<Envelope>)| {
+            r.0.as_ref()
+                .or(r.1.as_ref())
+                .map(|e| e.timestamp.clone())
+                .unwrap_or_default()
+        };
+        at(&b.1).cmp(&at(&a.1))
+    });
+    if !args.json {
+        println!(
+            "{:<36}  {:<24}  {:<24}  {:<28}  INPUT",
+            "RUN", "WORKFLOW", "STARTED", "OUTCOME"
+        );
+    }
     for (id, (submitted, terminal)) in rows.into_iter().take(args.limit) {
-        let outcome = match &terminal {
-            Some(t) if t.event_type == "PipelineCompleted" => "success".to_owned(),
-            Some(t) => format!(
-                "failed {}",
-                t.payload
-                    .get("error_code")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-            ),
+        let outcome = match terminal.as_ref().and_then(|t| t.outcome.as_ref()) {
+            Some(o) => match &o.failure {
+                None => "success".to_owned(),
+                Some(f) => format!("failed {}", f.code),
+            },
             None => "running".to_owned(),
         };
+        let workflow = terminal
+            .as_ref()
+            .and_then(|t| t.workflow.as_ref())
+            .map(|w| format!("{} {}", w.name, w.version))
+            .unwrap_or_else(|| {
+                submitted
+                    .as_ref()
+                    .map(|s| s.event_type.clone())
+                    .unwrap_or_default()
+            });
         let when = submitted
             .as_ref()
+            .or(terminal.as_ref())
             .map(|s| s.timestamp.clone())
             .unwrap_or_default();
-        let prompt = submitted
-            .as_ref()
-            .and_then(|s| s.payload.get("prompt_text")?.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let output = terminal
-            .as_ref()
-            .and_then(|t| t.payload.get("output_path")?.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let input = match (
+            &submitted,
+            terminal.as_ref().and_then(|t| t.outcome.as_ref()),
+        ) {
+            (Some(s), _) => first_text(&s.payload),
+            (None, Some(o)) => o
+                .caused_by
+                .map(|c| format!("after run {c}"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"correlation_id": id, "submitted_at": when, "outcome": outcome,
-                                   "prompt": prompt, "output_path": output})
+                serde_json::json!({"correlation_id": id, "workflow": terminal.as_ref().and_then(|t| t.workflow.clone()),
+                                   "started_at": when, "outcome": outcome, "input": input,
+                                   "outputs": terminal.as_ref().and_then(|t| t.outcome.as_ref()).map(|o| &o.outputs)})
             );
         } else {
-            let short: String = prompt.chars().take(50).collect();
-            println!("{id}  {when:<24}  {outcome:<28}  {short}");
+            println!(
+                "{id}  {workflow:<24}  {when:<24}  {outcome:<28}  {}",
+                ellipsis(&input, 60)
+            );
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The first text field of a trigger payload (a prompt, a directory …), for the run list.
+fn first_text(payload: &serde_json::Value) -> String {
+    payload
+        .as_object()
+        .and_then(|m| {
+            m.values()
+                .find_map(|v| v.as_str().filter(|s| !s.is_empty()))
+        })
+        .unwrap_or_default()
+        .replace(['\n', '\r', '\t'], " ")
+}
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }

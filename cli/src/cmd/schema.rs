@@ -1,18 +1,70 @@
-//! `onex schema [NAME]`: prints one embedded JSON Schema, or lists them.
+//! `onex schema [NAME]`: prints one embedded JSON Schema, or lists them; `onex schema events
+//! [TYPE]` prints the event catalogues of the loaded workflows (each type's topic, stage,
+//! statuses and payload schema).
 
 use std::process::ExitCode;
 
+use crate::app::App;
 use onex_engine::contract::schema::{SCHEMAS, find};
 
 /// Arguments of `onex schema`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchemaArgs {
-    /// Schema name (e.g. `onex-envelope` or `envelope`); none lists them.
+    /// Schema name (e.g. `onex-envelope` or `envelope`), or `events`; none lists them.
     pub name: Option<String>,
+    /// With `events`: one event type.
+    pub event_type: Option<String>,
+}
+
+/// `onex schema events [TYPE]`.
+fn events(app: &App, only: Option<&str>) -> ExitCode {
+    let registry = match app.events(&[]) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut shown = 0;
+    for c in registry.catalogs() {
+        for d in c.events() {
+            if only.is_some_and(|t| t != d.event_type) {
+                continue;
+            }
+            shown += 1;
+            let v = serde_json::json!({
+                "event_type": d.event_type,
+                "catalog": c.name(),
+                "topic": c.topic(&app.config.bus.topic_prefix, &d.event_type),
+                "stage": d.stage.to_string(),
+                "statuses": d.statuses,
+                "description": d.description,
+                "payload_schema": d.payload_schema,
+            });
+            if only.is_some() {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<24} {:<36} {}",
+                    d.event_type,
+                    v["topic"].as_str().unwrap_or_default(),
+                    d.description
+                );
+            }
+        }
+    }
+    if shown == 0 {
+        eprintln!(
+            "onex schema events: no event type '{}' in the loaded catalogues",
+            only.unwrap_or_default()
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Runs `onex schema`: 0 = printed, 2 = unknown name.
-pub fn run(args: &SchemaArgs) -> ExitCode {
+pub fn run(args: &SchemaArgs, app: &App) -> ExitCode {
+    if args.name.as_deref() == Some("events") {
+        return events(app, args.event_type.as_deref());
+    }
     match &args.name {
         None => {
             for s in SCHEMAS {

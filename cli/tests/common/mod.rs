@@ -3,12 +3,15 @@
 
 #![allow(dead_code)]
 
-use onex_engine::events::{Component, Envelope};
+use onex_engine::events::{Component, Envelope, EventRegistry};
+use onex_engine::pipeline::Handlers;
 use onex_engine::pipeline::run::event_source;
-use onex_engine::pipeline::{PromptOptions, RunRequest};
+use onex_engine::workflow::WorkflowSet;
+use onex_generation::PromptOptions;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -112,7 +115,19 @@ pub fn trigger(name: &str, i: usize, out: &Path) -> Envelope {
         correlation_id: Uuid::now_v7(),
         request_metadata: serde_json::json!({}),
     };
-    RunRequest::prompt_submitted(&opts, event_source(Component::Cli))
+    opts.trigger(event_source(Component::Cli))
+}
+
+/// The event catalogues of the shipped workflows (what `onex` loads by default).
+pub fn events() -> Arc<EventRegistry> {
+    let handlers = Handlers::builtin().with(onex_generation::HANDLERS).unwrap();
+    let load = |rel| onex_generation::shipped::load(rel, &handlers).expect("shipped workflow");
+    let set = WorkflowSet::new(vec![
+        load(onex_generation::shipped::GENERATION_CONTRACT),
+        load(onex_generation::shipped::QUALITY_CONTRACT),
+    ])
+    .expect("the shipped workflows agree");
+    set.events().clone()
 }
 
 /// The number of files under `dir`.

@@ -120,6 +120,7 @@ impl BusConfig {
         cfg
     }
 
+    #[cfg_attr(not(any(feature = "kafka", feature = "redis")), allow(dead_code))]
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms.max(1))
     }

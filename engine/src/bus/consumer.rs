@@ -11,7 +11,7 @@ use super::{
     BusConfig, BusError, Delivery, Observed, Position, RawGroup, RawMessage, RawObserver, Role,
     Transport,
 };
-use crate::events::Envelope;
+use crate::events::{Envelope, EventRegistry};
 
 /// What [`Consumer::nack`] did with the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,7 @@ struct Inflight {
 pub struct Consumer {
     raw: Option<Box<dyn RawGroup>>,
     transport: Arc<dyn Transport>,
+    events: Arc<EventRegistry>,
     cfg: BusConfig,
     role: Role,
     member: String,
@@ -48,6 +49,7 @@ impl Consumer {
     pub(crate) fn new(
         raw: Box<dyn RawGroup>,
         transport: Arc<dyn Transport>,
+        events: Arc<EventRegistry>,
         cfg: BusConfig,
         role: Role,
         member: String,
@@ -55,6 +57,7 @@ impl Consumer {
         Consumer {
             raw: Some(raw),
             transport,
+            events,
             cfg,
             role,
             member,
@@ -137,7 +140,7 @@ impl Consumer {
                 continue;
             }
             let max = self.cfg.max_deliveries();
-            let envelope = match validate::decode(&msg.value) {
+            let envelope = match validate::decode(&self.events, &msg.value) {
                 Ok(env) => env,
                 Err(failure) => {
                     let attempts = msg.deliveries.max(1);
@@ -273,12 +276,17 @@ impl Consumer {
 /// skipped (logged, counted): dead-lettering is the group consumers' job.
 pub struct Observer {
     raw: Box<dyn RawObserver>,
+    events: Arc<EventRegistry>,
     skipped: u64,
 }
 
 impl Observer {
-    pub(crate) fn new(raw: Box<dyn RawObserver>) -> Self {
-        Observer { raw, skipped: 0 }
+    pub(crate) fn new(raw: Box<dyn RawObserver>, events: Arc<EventRegistry>) -> Self {
+        Observer {
+            raw,
+            events,
+            skipped: 0,
+        }
     }
 
     /// Invalid messages skipped so far.
@@ -294,7 +302,7 @@ impl Observer {
             let Some(msg) = self.raw.next(left).await? else {
                 return Ok(None);
             };
-            match validate::decode(&msg.value) {
+            match validate::decode(&self.events, &msg.value) {
                 Ok(envelope) => {
                     return Ok(Some(Observed {
                         envelope,

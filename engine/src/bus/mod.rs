@@ -1,5 +1,7 @@
 //! The event bus: one [`EventBus`] trait and its back ends — embedded (SQLite log, default),
-//! Kafka (rdkafka) and Redis Streams — chosen by `bus.url` in [`connect`].
+//! Kafka (rdkafka, cargo feature `kafka`) and Redis Streams (feature `redis`) — chosen by
+//! `bus.url` in [`connect`]. The bus knows event types and topics from the event catalogues
+//! of the workflows a process loaded ([`EventRegistry`]).
 //!
 //! Layout: `config` (settings, URL), `error` ([`BusError`]), `consumer` (group consumption and
 //! observation on top of a back end: decoding, validation, retries, dead letters), `validate`
@@ -11,8 +13,10 @@ mod config;
 mod consumer;
 mod embedded;
 mod error;
+#[cfg(feature = "kafka")]
 mod kafka;
 pub mod order;
+#[cfg(feature = "redis")]
 mod redis_streams;
 mod validate;
 
@@ -26,7 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::events::Envelope;
+use crate::events::{Envelope, EventRegistry};
 
 pub use config::{BusConfig, BusUrl, EMBEDDED_FILE, Retention, Role, default_state_dir};
 pub use consumer::{Consumer, NackOutcome, Observer};
@@ -125,13 +129,13 @@ pub enum RunStatus {
     Failed,
 }
 
-/// The run-state record per correlation_id (§5.2 idempotency): a duplicate PromptSubmitted for
-/// a finished run re-publishes `terminal` unchanged; for a run in progress it is ignored.
+/// The run-state record per correlation_id (docs/bus.md "Run state"): a duplicate trigger of a
+/// finished run re-publishes `terminal` unchanged; for a run in progress it is ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub correlation_id: Uuid,
     pub status: RunStatus,
-    /// The recorded PipelineCompleted / PipelineFailed envelope once the run finished.
+    /// The recorded terminal envelope once the run finished.
     #[serde(default)]
     pub terminal: Option<Envelope>,
     /// Attempt of the run that wrote this record.
@@ -142,6 +146,9 @@ pub struct RunState {
     pub owner: Option<String>,
     /// RFC 3339 time of the last update.
     pub updated_at: String,
+    /// The workflow version the run started on (it finishes on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<crate::events::WorkflowRef>,
 }
 
 impl RunState {
@@ -179,7 +186,7 @@ pub struct Health {
     pub round_trip: Duration,
 }
 
-/// The event bus (generation-pipeline spec §5.2).
+/// The event bus (docs/bus.md).
 ///
 /// # Guarantees (every back end)
 /// - **At-least-once delivery.** A publish returns once the back end has durably accepted the
@@ -213,10 +220,12 @@ pub trait EventBus: Send + Sync {
     fn config(&self) -> &BusConfig;
     /// Topic of an event type from the catalogue, with the prefix.
     fn topic(&self, event_type: &str) -> Result<String, BusError>;
-    /// Every topic of the catalogue (prefix included), DeadLettered's `dlq` topic among them.
+    /// Every topic of the loaded catalogues (prefix included), the `dlq` topic among them.
     fn all_topics(&self) -> Vec<String>;
-    /// `<prefix>generation.pipeline.dlq`.
+    /// `<prefix>onex.dlq`.
     fn dlq_topic(&self) -> String;
+    /// The event catalogues this bus validates against.
+    fn events(&self) -> &Arc<EventRegistry>;
     /// Validate (unless `bus.validate_on_publish = false`), encode and publish an envelope to
     /// its event type's topic; returns once acknowledged, with the message's position.
     fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Position, BusError>>;
@@ -326,23 +335,44 @@ pub(crate) struct Bus {
     cfg: BusConfig,
     role: Role,
     transport: Arc<dyn Transport>,
+    events: Arc<EventRegistry>,
 }
 
-/// Open the bus that `cfg.url` names. `role` selects per-role settings (Kafka idempotence).
-/// Fails with [`BusError::Unreachable`] when the back end cannot be reached.
-pub async fn connect(cfg: &BusConfig, role: Role) -> Result<Arc<dyn EventBus>, BusError> {
+/// Open the bus that `cfg.url` names, for the event types of `events`. `role` selects
+/// per-role settings (Kafka idempotence). Fails with [`BusError::Unreachable`] when the back
+/// end cannot be reached.
+pub async fn connect(
+    cfg: &BusConfig,
+    role: Role,
+    events: Arc<EventRegistry>,
+) -> Result<Arc<dyn EventBus>, BusError> {
     if cfg.max_message_bytes == 0 {
         return Err(BusError::Config("bus.max_message_bytes must be > 0".into()));
     }
     let transport: Arc<dyn Transport> = match cfg.backend_url()? {
         BusUrl::Embedded(path) => Arc::new(embedded::Embedded::open(cfg, &path).await?),
+        #[cfg(feature = "redis")]
         BusUrl::Redis(url) => Arc::new(redis_streams::RedisBus::connect(cfg, &url).await?),
+        #[cfg(feature = "kafka")]
         BusUrl::Kafka(servers) => Arc::new(kafka::Kafka::connect(cfg, role, &servers).await?),
+        #[cfg(not(feature = "redis"))]
+        BusUrl::Redis(_) => {
+            return Err(BusError::Config(
+                "this onex was built without the Redis back end (cargo feature `redis`)".into(),
+            ));
+        }
+        #[cfg(not(feature = "kafka"))]
+        BusUrl::Kafka(_) => {
+            return Err(BusError::Config(
+                "this onex was built without the Kafka back end (cargo feature `kafka`)".into(),
+            ));
+        }
     };
     Ok(Arc::new(Bus {
         cfg: cfg.clone(),
         role,
         transport,
+        events,
     }))
 }
 
@@ -369,14 +399,20 @@ impl EventBus for Bus {
     }
 
     fn topic(&self, event_type: &str) -> Result<String, BusError> {
-        validate::topic(&self.cfg.topic_prefix, event_type).ok_or_else(|| BusError::Invalid {
-            event_type: event_type.to_string(),
-            detail: "not an event type of the catalogue".into(),
+        validate::topic(&self.events, &self.cfg.topic_prefix, event_type).ok_or_else(|| {
+            BusError::Invalid {
+                event_type: event_type.to_string(),
+                detail: "not an event type of the catalogue".into(),
+            }
         })
     }
 
     fn all_topics(&self) -> Vec<String> {
-        validate::all_topics(&self.cfg.topic_prefix)
+        validate::all_topics(&self.events, &self.cfg.topic_prefix)
+    }
+
+    fn events(&self) -> &Arc<EventRegistry> {
+        &self.events
     }
 
     fn dlq_topic(&self) -> String {
@@ -387,7 +423,7 @@ impl EventBus for Bus {
         Box::pin(async move {
             let topic = self.topic(&envelope.event_type)?;
             if self.cfg.validate_on_publish {
-                validate::check(envelope).map_err(|f| BusError::Invalid {
+                validate::check(&self.events, envelope).map_err(|f| BusError::Invalid {
                     event_type: envelope.event_type.clone(),
                     detail: f.message().to_string(),
                 })?;
@@ -433,6 +469,7 @@ impl EventBus for Bus {
             Ok(Consumer::new(
                 raw,
                 self.transport.clone(),
+                self.events.clone(),
                 self.cfg.clone(),
                 self.role,
                 member,
@@ -450,7 +487,7 @@ impl EventBus for Bus {
                 return Err(BusError::Config("observe: no topics".into()));
             }
             let raw = self.transport.observer(topics, &from).await?;
-            Ok(Observer::new(raw))
+            Ok(Observer::new(raw, self.events.clone()))
         })
     }
 

@@ -157,14 +157,14 @@ mod tests {
     fn ev(run: Uuid, seq: u64, attempt: u32) -> Envelope {
         Envelope {
             event_id: Uuid::now_v7(),
-            event_type: "GenerationProgress".into(),
+            event_type: "StageStarted".into(),
             schema_version: "1.0.0".into(),
             correlation_id: run,
             causation_id: None,
             seq,
             attempt,
             timestamp: Envelope::now_timestamp(),
-            stage: "generation".into(),
+            stage: "build".into(),
             status: EventStatus::InProgress,
             source: EventSource {
                 component: Component::Orchestrator,
@@ -176,6 +176,8 @@ mod tests {
                 tracestate: None,
             },
             payload: serde_json::json!({}),
+            workflow: None,
+            outcome: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Envelope checks shared by every back end: topic names, decoding and validation of consumed
-//! bytes against the event catalogue, and the DeadLettered envelope (§5.3 row 25) built when a
-//! message cannot be handled.
+//! bytes against the event catalogues, and the DeadLettered envelope (the engine's own
+//! catalogue) built when a message cannot be handled.
 
 use std::fmt;
 
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{RawMessage, Role};
 use crate::events::{
-    Component, Envelope, EventCatalog, EventSource, EventStatus, SCHEMA_VERSION, TraceContext,
+    Component, Envelope, EventRegistry, EventSource, EventStatus, SCHEMA_VERSION, TraceContext,
 };
 
 /// Why a consumed message cannot be handled (`error_kind` of DeadLettered).
@@ -47,30 +47,26 @@ impl fmt::Display for Failure {
     }
 }
 
-fn catalog() -> &'static EventCatalog {
-    EventCatalog::shipped()
+/// `<prefix><namespace>.<suffix>` of a catalogued event type.
+pub(crate) fn topic(events: &EventRegistry, prefix: &str, event_type: &str) -> Option<String> {
+    events.topic(prefix, event_type)
 }
 
-/// `<prefix>generation.pipeline.<suffix>` of a catalogue event type.
-pub(crate) fn topic(prefix: &str, event_type: &str) -> Option<String> {
-    catalog().topic(prefix, event_type)
-}
-
-pub(crate) fn all_topics(prefix: &str) -> Vec<String> {
-    catalog().all_topics(prefix)
+pub(crate) fn all_topics(events: &EventRegistry, prefix: &str) -> Vec<String> {
+    events.all_topics(prefix)
 }
 
 pub(crate) fn dlq_topic(prefix: &str) -> String {
-    catalog().dlq_topic(prefix)
+    EventRegistry::dlq_topic(prefix)
 }
 
 pub(crate) fn runs_topic(prefix: &str) -> String {
-    catalog().runs_topic(prefix)
+    EventRegistry::runs_topic(prefix)
 }
 
-/// Check an envelope against the catalogue: schema major, event type, stage, status, payload.
-pub(crate) fn check(env: &Envelope) -> Result<(), Failure> {
-    catalog()
+/// Check an envelope against the catalogues: schema major, event type, stage, status, payload.
+pub(crate) fn check(events: &EventRegistry, env: &Envelope) -> Result<(), Failure> {
+    events
         .validate_envelope(env)
         .map_err(|e| match e.dead_letter_kind() {
             "schema_version" => Failure::SchemaVersion(e.to_string()),
@@ -79,7 +75,7 @@ pub(crate) fn check(env: &Envelope) -> Result<(), Failure> {
 }
 
 /// Decode bytes into an envelope and check it.
-pub(crate) fn decode(value: &[u8]) -> Result<Envelope, Failure> {
+pub(crate) fn decode(events: &EventRegistry, value: &[u8]) -> Result<Envelope, Failure> {
     let text =
         std::str::from_utf8(value).map_err(|e| Failure::Decode(format!("not UTF-8: {e}")))?;
     // Check the major version before the full decode so a future major with a different
@@ -96,7 +92,7 @@ pub(crate) fn decode(value: &[u8]) -> Result<Envelope, Failure> {
     }
     let env: Envelope = serde_json::from_value(raw)
         .map_err(|e| Failure::Decode(format!("not an event envelope: {e}")))?;
-    check(&env)?;
+    check(events, &env)?;
     Ok(env)
 }
 
@@ -192,6 +188,8 @@ pub(crate) fn dead_letter(
         },
         trace,
         payload,
+        workflow: None,
+        outcome: None,
     }
 }
 
@@ -243,10 +241,11 @@ mod tests {
         ];
         for (value, key) in cases {
             let msg = raw(&value, key);
-            let failure = decode(&value).expect_err("not decodable");
+            let failure = decode(&EventRegistry::new(), &value).expect_err("not decodable");
             assert_eq!(failure.kind(), "decode");
             let env = letter(&msg, &failure, 1 << 20);
-            check(&env).unwrap_or_else(|e| panic!("dead letter invalid: {e}"));
+            check(&EventRegistry::new(), &env)
+                .unwrap_or_else(|e| panic!("dead letter invalid: {e}"));
             assert_eq!(env.seq, 0);
             assert_eq!(env.payload["original_offset_or_id"], "42");
             assert_eq!(env.payload["original_partition"], 3);
@@ -298,7 +297,7 @@ mod tests {
                 v.extend_from_slice(pieces[(x % 8) as usize]);
                 v.push((x >> 8) as u8);
             }
-            let _ = decode(&v);
+            let _ = decode(&EventRegistry::new(), &v);
         }
     }
 
@@ -307,7 +306,7 @@ mod tests {
         let mut v: serde_json::Value =
             serde_json::json!({"schema_version": "2.1.0", "event_type": "PromptSubmitted"});
         assert_eq!(
-            decode(v.to_string().as_bytes())
+            decode(&EventRegistry::new(), v.to_string().as_bytes())
                 .map(|_| ())
                 .unwrap_err()
                 .kind(),
@@ -315,7 +314,7 @@ mod tests {
         );
         v["schema_version"] = "1.9.0".into();
         assert_eq!(
-            decode(v.to_string().as_bytes())
+            decode(&EventRegistry::new(), v.to_string().as_bytes())
                 .map(|_| ())
                 .unwrap_err()
                 .kind(),

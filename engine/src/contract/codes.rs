@@ -463,8 +463,8 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX103",
         E,
-        "templates named by stages exist in the template pack",
-        "fix the template name",
+        "handler parameters are ones the handler reads, required ones are given, and the handler accepts their values",
+        "`onex handlers` lists every handler with its parameters",
     ),
     r(
         "ONEX104",
@@ -483,6 +483,24 @@ pub static RULES: &[RuleInfo] = &[
         E,
         "the `onex:` block of an executable contract or event catalogue has the documented shape",
         "see docs/contracts.md for the keys of the `onex:` block",
+    ),
+    r(
+        "ONEX107",
+        E,
+        "the event catalogue a workflow names loads, and its event types and namespace are its own",
+        "fix the catalogue file or the `onex.catalog` path (relative to the contract)",
+    ),
+    r(
+        "ONEX108",
+        W,
+        "a program a `command` step runs is found on this machine",
+        "install the program, give its absolute path, or set `when_missing: skip`",
+    ),
+    r(
+        "ONEX109",
+        E,
+        "workflows hosted together: each trigger routes to one workflow, their catalogues agree",
+        "host the workflows in separate orchestrator groups, or give each its own trigger",
     ),
 ];
 

@@ -505,12 +505,7 @@ fn contract_rules(
             graph::check(ctx);
             if dialect == Dialect::X {
                 schema::check(ctx, "onex-executable");
-                let doc = ctx.doc;
-                let locate = |p: &str| {
-                    let l = doc.locate(p);
-                    (l.path, l.pos)
-                };
-                executable::check_value(&doc.value, engine, &locate, ctx.out);
+                executable::check_value(ctx.doc, engine, ctx.out);
             }
         }
         Dialect::D => schema::check(ctx, "onex-dialect-d"),

@@ -1,35 +1,41 @@
-//! The event catalogue (generation-pipeline spec §5.3): which event types exist, their topics, the
-//! stage and statuses an envelope of each type may carry, and the JSON Schema of each payload.
+//! An event catalogue: which event types exist, their topics, the stage and statuses an envelope
+//! of each type may carry, and the JSON Schema of each payload (docs/contracts.md "The event
+//! catalogue").
 //!
-//! The catalogue is data: `contracts/pipeline_events.yaml` (embedded, [`EventCatalog::shipped`])
-//! or any edited copy ([`EventCatalog::from_yaml_str`]). Loading checks the file's shape and
-//! compiles every payload schema once; validation afterwards only runs compiled validators.
-//! Shared schema pieces live at `onex.catalog.defs` and are spliced into each payload schema's
-//! `$defs`, so `$ref: "#/$defs/GateSummary"` resolves inside every schema.
+//! A catalogue is data: a file a workflow contract names (`onex.catalog`), loaded at run time
+//! through the contract loader ([`EventCatalog::from_value`], so problems have file:line:col),
+//! or the engine's own [`EventCatalog::system`] (`contracts/system_events.yaml`, embedded).
+//! Loading checks the file's shape and compiles every payload schema once; validation
+//! afterwards only runs compiled validators. Shared schema pieces live at `onex.catalog.defs`
+//! and are spliced into each payload schema's `$defs`, so `$ref: "#/$defs/GateSummary"`
+//! resolves inside every schema.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Envelope, EventStatus};
 
-/// The shipped catalogue, embedded at build time.
-const SHIPPED_YAML: &str = include_str!("../../../contracts/pipeline_events.yaml");
+/// The engine's own catalogue (generic stage events, default terminal events, dead letters).
+const SYSTEM_YAML: &str = include_str!("../../../contracts/system_events.yaml");
+
+/// The topic namespace of the engine's own catalogue; workflow catalogues may not use it.
+pub const SYSTEM_NAMESPACE: &str = "onex";
 
 /// The stage(s) an event type may be emitted by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageScope {
-    /// `pipeline`: run-level events (PromptSubmitted, PipelineCompleted/Failed, DeadLettered).
+    /// `pipeline`: run-level events (triggers, terminal events, dead letters).
     Pipeline,
-    /// `*`: any stage id of the loaded contract other than `pipeline` (StageStarted/Completed/
-    /// Failed, used by stages that have no events of their own).
+    /// `*`: any stage id of the loaded contract other than `pipeline` (the engine's generic
+    /// StageStarted/Completed/Failed, used by stages that have no events of their own).
     Any,
-    /// One stage id (`parsing`).
+    /// One stage id.
     Stage(String),
-    /// Several stage ids (ValidationFailed: `pre_validation` or `post_validation`).
+    /// Several stage ids (one failure event shared by two stages).
     OneOf(Vec<String>),
 }
 
@@ -56,7 +62,7 @@ impl fmt::Display for StageScope {
     }
 }
 
-/// The stage value of run-level events.
+/// The stage value of run-level events (triggers, terminal events, dead letters).
 pub const PIPELINE_STAGE: &str = "pipeline";
 
 /// One event type of the catalogue.
@@ -86,6 +92,8 @@ impl fmt::Debug for EventDef {
 /// The loaded catalogue. Event order is the file's order.
 #[derive(Debug)]
 pub struct EventCatalog {
+    /// Its `name:` (for messages); empty when the file has none.
+    name: String,
     topic_namespace: String,
     schema_version: String,
     schema_major: u64,
@@ -98,7 +106,8 @@ pub struct EventCatalog {
 pub enum CatalogError {
     #[error("event catalogue: YAML error: {0}")]
     Yaml(String),
-    /// A value of the file is invalid; `at` is its path (`onex.catalog.events[3].suffix`).
+    /// A value of the file is invalid; `at` is its path (`onex.catalog.events[3].suffix`,
+    /// [`CatalogError::pointer`] gives it as a JSON pointer).
     #[error("event catalogue: {at}: {message}")]
     Invalid { at: String, message: String },
     /// A payload schema does not compile.
@@ -143,8 +152,8 @@ pub struct PayloadError {
 }
 
 impl PayloadError {
-    /// The DeadLettered `error_kind` for this error (§5.2): `schema_version` when the version is
-    /// at fault, else `schema`.
+    /// The DeadLettered `error_kind` for this error: `schema_version` when the version is at
+    /// fault, else `schema`.
     pub fn dead_letter_kind(&self) -> &'static str {
         if self
             .violations
@@ -184,8 +193,42 @@ impl fmt::Display for PayloadError {
 
 impl std::error::Error for PayloadError {}
 
+impl CatalogError {
+    /// Where in the document the problem is, as a JSON pointer (`/onex/catalog/events/3/suffix`);
+    /// empty when the whole document is at fault.
+    pub fn pointer(&self) -> String {
+        match self {
+            CatalogError::Yaml(_) => String::new(),
+            CatalogError::Invalid { at, .. } => dotted_to_pointer(at),
+            CatalogError::Schema { .. } => String::new(),
+        }
+    }
+}
+
+/// `onex.catalog.events[3].suffix` → `/onex/catalog/events/3/suffix`.
+fn dotted_to_pointer(at: &str) -> String {
+    let mut out = String::new();
+    for part in at.split('.') {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push('/');
+            out.push_str(key);
+        }
+        for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+            out.push('/');
+            out.push_str(idx);
+        }
+    }
+    out
+}
+
 #[derive(Deserialize)]
 struct RawFile {
+    #[serde(default)]
+    name: String,
     onex: RawOnex,
 }
 
@@ -218,25 +261,48 @@ struct RawEvent {
 }
 
 impl EventCatalog {
-    /// The catalogue shipped in `contracts/pipeline_events.yaml`, parsed once.
-    pub fn shipped() -> &'static EventCatalog {
-        static SHIPPED: OnceLock<EventCatalog> = OnceLock::new();
-        SHIPPED.get_or_init(|| {
-            // The file is embedded at build time and covered by unit tests, so a failure here is
-            // a build defect, not bad input.
-            EventCatalog::from_yaml_str(SHIPPED_YAML).unwrap_or_else(|e| {
-                panic!("shipped contracts/pipeline_events.yaml is invalid: {e}")
+    /// The engine's own catalogue (`contracts/system_events.yaml`), parsed once.
+    pub fn system() -> Arc<EventCatalog> {
+        static SYSTEM: OnceLock<Arc<EventCatalog>> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| {
+                // Embedded at build time and covered by unit tests: a failure here is a build
+                // defect, not bad input.
+                Arc::new(
+                    EventCatalog::from_yaml_str(SYSTEM_YAML).unwrap_or_else(|e| {
+                        panic!("embedded contracts/system_events.yaml is invalid: {e}")
+                    }),
+                )
             })
-        })
+            .clone()
     }
 
-    /// Loads a catalogue file (the shape of `contracts/pipeline_events.yaml`).
+    /// Loads catalogue text (the shape of `contracts/pipeline_events.yaml`). Files a workflow
+    /// names go through the contract loader and [`EventCatalog::from_value`] instead, so their
+    /// problems are located.
     pub fn from_yaml_str(src: &str) -> Result<EventCatalog, CatalogError> {
-        let raw: RawFile =
+        let value: Value =
             serde_saphyr::from_str(src).map_err(|e| CatalogError::Yaml(e.to_string()))?;
+        EventCatalog::from_value(&value)
+    }
+
+    /// Builds a catalogue from a loaded document (includes already resolved).
+    pub fn from_value(doc: &Value) -> Result<EventCatalog, CatalogError> {
+        let raw: RawFile =
+            serde_json::from_value(doc.clone()).map_err(|e| CatalogError::Invalid {
+                at: "onex.catalog".into(),
+                message: e.to_string(),
+            })?;
+        let name = raw.name;
         let c = raw.onex.catalog;
         let base = "onex.catalog";
 
+        if c.topic_namespace == SYSTEM_NAMESPACE && name != SYSTEM_NAME {
+            return Err(invalid(
+                format!("{base}.topic_namespace"),
+                format!("'{SYSTEM_NAMESPACE}' is the engine's own namespace; choose another"),
+            ));
+        }
         if !is_topic_namespace(&c.topic_namespace) {
             return Err(invalid(
                 format!("{base}.topic_namespace"),
@@ -322,12 +388,18 @@ impl EventCatalog {
         }
 
         Ok(EventCatalog {
+            name,
             topic_namespace: c.topic_namespace,
             schema_version: c.schema_version,
             schema_major,
             events,
             by_type,
         })
+    }
+
+    /// The catalogue's `name:` (empty when it has none).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// `generation.pipeline`
@@ -356,8 +428,7 @@ impl EventCatalog {
             .map(|d| format!("{prefix}{}.{}", self.topic_namespace, d.suffix))
     }
 
-    /// The topic of every event type, in the file's order (DeadLettered's `…dlq` included; the
-    /// run-state topic is not an event topic: [`EventCatalog::runs_topic`]).
+    /// The topic of every event type, in the file's order.
     pub fn all_topics(&self, prefix: &str) -> Vec<String> {
         self.events
             .iter()
@@ -372,17 +443,6 @@ impl EventCatalog {
             .strip_prefix(self.topic_namespace.as_str())?
             .strip_prefix('.')?;
         self.events.iter().find(|d| d.suffix == suffix)
-    }
-
-    /// The dead-letter topic, `<prefix>generation.pipeline.dlq` (§5.2).
-    pub fn dlq_topic(&self, prefix: &str) -> String {
-        format!("{prefix}{}.{DLQ_SUFFIX}", self.topic_namespace)
-    }
-
-    /// The run-state topic, `<prefix>generation.pipeline.runs` (§5.2: Kafka's compacted run-state
-    /// record). RunState is not an event, so it has no catalogue entry.
-    pub fn runs_topic(&self, prefix: &str) -> String {
-        format!("{prefix}{}.{RUNS_SUFFIX}", self.topic_namespace)
     }
 
     /// Checks a payload against its event type's JSON Schema. Pointers are relative to the
@@ -454,8 +514,10 @@ impl EventCatalog {
     }
 }
 
-const DLQ_SUFFIX: &str = "dlq";
-const RUNS_SUFFIX: &str = "runs";
+/// The `name:` of the engine's own catalogue.
+const SYSTEM_NAME: &str = "onex_system_events";
+/// Suffix of the run-state topic ([`super::EventRegistry::runs_topic`]); no event may use it.
+pub(crate) const RUNS_SUFFIX: &str = "runs";
 
 fn result(event_type: &str, violations: Vec<Violation>) -> Result<(), PayloadError> {
     if violations.is_empty() {
@@ -608,441 +670,38 @@ fn is_topic_namespace(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{Component, EventSource, TraceContext};
     use serde_json::json;
-    use uuid::Uuid;
-
-    fn gs() -> Value {
-        json!({"gate_id": "G7", "gate_name": "Prompt Completeness Check", "gate_type": "WARNING",
-               "status": "pass", "message": "Prompt has enough detail", "error_code": null,
-               "started_at": "2025-10-21T10:00:05.234Z", "duration_ms": 0,
-               "recovery_suggestions": [], "skip_reason": null, "details": {}})
-    }
-
-    fn parsed() -> Value {
-        json!({"prompt": "Create EFFECT node for database writes", "node_type": "EFFECT",
-               "type_confidence": 1.0, "node_name": "PostgresWriter",
-               "service_name": "postgres_writer", "name_confidence": 0.5,
-               "name_source": "system_role", "domain": "infrastructure", "domain_confidence": 0.7,
-               "domain_source": "keyword", "description": "Create EFFECT node for database writes",
-               "functional_requirements": [], "external_systems": ["PostgreSQL"],
-               "confidence_score": 0.78})
-    }
-
-    /// A valid payload for every event type of §5.3 (only required fields plus a few optional
-    /// ones, so both kinds are exercised).
-    fn samples() -> Vec<(&'static str, Value)> {
-        vec![
-            (
-                "PromptSubmitted",
-                json!({"prompt_text": "Create EFFECT node", "output_directory": "/tmp/out",
-                       "requested_by": "cli", "requested_node_type": "EFFECT", "force": false,
-                       "compile": true, "request_metadata": {"user": "x"}}),
-            ),
-            ("ParsingStarted", json!({"prompt_length": 18})),
-            (
-                "ParsingCompleted",
-                json!({"parsed_data": parsed(), "gates_checked": [gs(), gs()],
-                       "parsing_duration_ms": 1}),
-            ),
-            (
-                "ParsingFailed",
-                json!({"error_code": "INVALID_PROMPT", "error_message": "Prompt is empty",
-                       "suggestions": ["Describe the node in one sentence: type, name, purpose"]}),
-            ),
-            (
-                "PreValidationStarted",
-                json!({"gates_planned": ["G1", "G2"]}),
-            ),
-            (
-                "PreValidationCompleted",
-                json!({"validation_passed": true, "gates_checked": [gs()],
-                       "node_directory": "/tmp/out/node_x_y_effect",
-                       "validation_duration_ms": 3, "attempts": 1}),
-            ),
-            (
-                "ValidationFailed",
-                json!({"error_code": "OUTPUT_EXISTS", "error_message": "exists",
-                       "failed_gate": "G6", "gates_checked": [gs()]}),
-            ),
-            (
-                "GenerationStarted",
-                json!({"node_type": "COMPUTE", "node_name": "A", "service_name": "a",
-                       "domain": "general", "total_files": 12, "template_pack": "builtin",
-                       "staging_dir": "/tmp/out/.onex-staging/x"}),
-            ),
-            (
-                "GenerationProgress",
-                json!({"current_file": "node.py", "files_completed": 1, "total_files": 12,
-                       "progress_percent": 8}),
-            ),
-            (
-                "GenerationCompleted",
-                json!({"generated_files": ["node.manifest.yaml"], "total_files": 12,
-                       "total_bytes": 1000, "generation_duration_ms": 2}),
-            ),
-            (
-                "GenerationFailed",
-                json!({"error_code": "TEMPLATE_RENDER_ERROR", "error_message": "undefined x",
-                       "failed_file": "node.py"}),
-            ),
-            ("PostValidationStarted", json!({"files_to_check": 12})),
-            (
-                "PostValidationCompleted",
-                json!({"validation_passed": true, "gates_checked": [gs()],
-                       "validation_duration_ms": 4}),
-            ),
-            (
-                "WritingStarted",
-                json!({"output_directory": "/tmp/out", "node_directory": "/tmp/out/n",
-                       "total_files": 12, "replace_existing": false}),
-            ),
-            (
-                "WritingProgress",
-                json!({"current_file": "node.py", "files_written": 3, "total_files": 12}),
-            ),
-            (
-                "WritingCompleted",
-                json!({"node_directory": "/tmp/out/n", "main_file": "v1_0_0/node.py",
-                       "all_files": ["v1_0_0/node.py"], "total_bytes": 10,
-                       "writing_duration_ms": 5}),
-            ),
-            (
-                "WritingFailed",
-                json!({"error_code": "DISK_FULL", "error_message": "no space",
-                       "failed_file": null, "rollback_performed": true}),
-            ),
-            (
-                "CompilationStarted",
-                json!({"interpreter": null, "mypy_available": false, "mypy_version": null}),
-            ),
-            (
-                "CompilationCompleted",
-                json!({"gates_checked": [gs()], "mypy_status": "skipped",
-                       "import_status": "skipped", "mypy_passed": false, "import_passed": false,
-                       "skip_reasons": {"G13": "python3 not found"},
-                       "compilation_duration_ms": 0}),
-            ),
-            (
-                "PipelineCompleted",
-                json!({"node_type": "EFFECT", "node_name": "A", "service_name": "a",
-                       "domain": "general", "output_path": "/tmp/out/n",
-                       "files_written": ["node.manifest.yaml"], "validation_passed": true,
-                       "compilation_passed": false, "compilation_status": "skipped",
-                       "warnings": [gs()], "total_duration_seconds": 0.05,
-                       "stage_durations": {"parsing": 1, "writing": 7}}),
-            ),
-            (
-                "PipelineFailed",
-                json!({"failed_stage": "parsing", "error_code": "INVALID_PROMPT",
-                       "error_message": "Prompt is empty", "failed_gate": null,
-                       "recovery_suggestions": ["Describe the node"],
-                       "rollback_performed": false, "total_duration_seconds": 0.001}),
-            ),
-            ("StageStarted", json!({"gates_planned": []})),
-            (
-                "StageCompleted",
-                json!({"gates_checked": [], "duration_ms": 5, "outputs": {"k": 1}}),
-            ),
-            (
-                "StageFailed",
-                json!({"error_code": "X_FAILED", "error_message": "m", "gates_checked": [gs()]}),
-            ),
-            (
-                "DeadLettered",
-                json!({"original_topic": "generation.pipeline.prompt_submitted",
-                       "original_key": null, "original_partition": 0,
-                       "original_offset_or_id": "42", "error_kind": "decode",
-                       "error_message": "not JSON", "attempts": 1,
-                       "first_failed_at": "2025-10-21T10:00:05.234Z",
-                       "last_failed_at": "2025-10-21T10:00:05.234Z",
-                       "original_value": "AAEC"}),
-            ),
-        ]
-    }
-
-    fn envelope(event_type: &str, stage: &str, status: EventStatus, payload: Value) -> Envelope {
-        Envelope {
-            event_id: Uuid::now_v7(),
-            event_type: event_type.into(),
-            schema_version: "1.0.0".into(),
-            correlation_id: Uuid::now_v7(),
-            causation_id: None,
-            seq: 1,
-            attempt: 1,
-            timestamp: "2025-10-21T10:00:05.234Z".into(),
-            stage: stage.into(),
-            status,
-            source: EventSource {
-                component: Component::Cli,
-                instance_id: "test".into(),
-                version: crate::ENGINE_VERSION.into(),
-            },
-            trace: TraceContext {
-                traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
-                tracestate: None,
-            },
-            payload,
-        }
-    }
 
     #[test]
-    fn shipped_has_the_25_event_types_of_the_spec_in_order() {
-        let c = EventCatalog::shipped();
-        let types: Vec<&str> = c.events().map(|d| d.event_type.as_str()).collect();
-        let want: Vec<&str> = samples().iter().map(|(t, _)| *t).collect();
-        assert_eq!(types, want);
-        assert_eq!(c.schema_version(), "1.0.0");
-        assert_eq!(c.topic_namespace(), "generation.pipeline");
-    }
-
-    #[test]
-    fn every_event_type_has_a_topic() {
-        let c = EventCatalog::shipped();
-        for d in c.events() {
-            let t = c.topic("", &d.event_type).expect("topic");
-            assert_eq!(t, format!("generation.pipeline.{}", d.suffix));
-            assert_eq!(
-                c.event_for_topic("", &t).map(|x| x.event_type.as_str()),
-                Some(d.event_type.as_str())
-            );
-        }
-        let all = c.all_topics("t1.");
-        assert_eq!(all.len(), 25);
-        assert!(all.iter().all(|t| t.starts_with("t1.generation.pipeline.")));
-        assert!(all.contains(&"t1.generation.pipeline.prompt_submitted".to_string()));
-        assert!(all.contains(&"t1.generation.pipeline.completed".to_string()));
-        assert!(all.contains(&"t1.generation.pipeline.failed".to_string()));
-        assert_eq!(c.topic("", "NoSuchEvent"), None);
-    }
-
-    #[test]
-    fn dlq_and_runs_topics() {
-        let c = EventCatalog::shipped();
-        assert_eq!(c.dlq_topic(""), "generation.pipeline.dlq");
-        assert_eq!(
-            c.topic("", "DeadLettered").as_deref(),
-            Some("generation.pipeline.dlq")
-        );
-        assert_eq!(c.dlq_topic("ci42."), "ci42.generation.pipeline.dlq");
-        assert_eq!(c.runs_topic(""), "generation.pipeline.runs");
-        assert_eq!(c.runs_topic("ci42."), "ci42.generation.pipeline.runs");
-        assert!(!c.all_topics("").contains(&c.runs_topic("")));
-    }
-
-    #[test]
-    fn a_valid_sample_of_every_type_passes() {
-        let c = EventCatalog::shipped();
-        for (t, p) in samples() {
-            if let Err(e) = c.validate_payload(t, &p) {
-                panic!("{t}: {e}");
-            }
-        }
-    }
-
-    #[test]
-    fn missing_required_field_is_named() {
-        let c = EventCatalog::shipped();
-        for (t, p) in samples() {
-            let def = c.get(t).unwrap();
-            let required = def.payload_schema["required"].as_array().unwrap();
-            assert!(!required.is_empty(), "{t} has required fields");
-            for r in required {
-                let r = r.as_str().unwrap();
-                let mut p2 = p.clone();
-                p2.as_object_mut().unwrap().remove(r);
-                let err = c.validate_payload(t, &p2).unwrap_err();
-                assert_eq!(err.violations.len(), 1, "{t} without {r}: {err}");
-                assert_eq!(err.violations[0].pointer, format!("/{r}"));
-                assert!(err.to_string().contains(r), "{err}");
-            }
-        }
-    }
-
-    #[test]
-    fn wrong_types_are_all_listed_with_pointers() {
-        let c = EventCatalog::shipped();
-        let err = c
-            .validate_payload(
-                "GenerationProgress",
-                &json!({"current_file": 3, "files_completed": "one", "total_files": 12,
-                        "progress_percent": 101}),
-            )
-            .unwrap_err();
-        let pointers: Vec<&str> = err.violations.iter().map(|v| v.pointer.as_str()).collect();
-        assert_eq!(err.violations.len(), 3, "{err}");
-        for p in ["/current_file", "/files_completed", "/progress_percent"] {
-            assert!(pointers.contains(&p), "{p} in {pointers:?}");
-        }
-        assert_eq!(err.dead_letter_kind(), "schema");
-    }
-
-    #[test]
-    fn nested_gate_summary_and_parsed_prompt_are_checked() {
-        let c = EventCatalog::shipped();
-        let mut p = samples()[2].1.clone();
-        p["gates_checked"][1]["status"] = json!("maybe");
-        p["parsed_data"]["node_type"] = json!("SERVICE");
-        let err = c.validate_payload("ParsingCompleted", &p).unwrap_err();
-        let pointers: Vec<&str> = err.violations.iter().map(|v| v.pointer.as_str()).collect();
-        assert!(pointers.contains(&"/gates_checked/1/status"), "{err}");
-        assert!(pointers.contains(&"/parsed_data/node_type"), "{err}");
-    }
-
-    #[test]
-    fn enumerations_and_bounds() {
-        let c = EventCatalog::shipped();
-        let bad = [
-            (
-                "ParsingFailed",
-                json!({"error_code": "OOPS", "error_message": "m"}),
-            ),
-            (
-                "DeadLettered",
-                json!({"original_topic": "t", "original_offset_or_id": "1", "error_kind": "other",
-                       "error_message": "m", "attempts": 1, "first_failed_at": "x",
-                       "last_failed_at": "x", "original_value": ""}),
-            ),
-            (
-                "PipelineFailed",
-                json!({"failed_stage": "parsing", "error_code": "E", "error_message": "m",
-                       "recovery_suggestions": [], "rollback_performed": false,
-                       "total_duration_seconds": 1}),
-            ),
-            (
-                "PromptSubmitted",
-                json!({"prompt_text": "p", "output_directory": "relative/dir",
-                       "requested_by": "cli"}),
-            ),
-            (
-                "PipelineCompleted",
-                json!({"node_type": "EFFECT", "node_name": "A", "service_name": "a",
-                       "domain": "d", "output_path": "/o", "files_written": [],
-                       "validation_passed": true, "compilation_passed": true,
-                       "compilation_status": "passed", "total_duration_seconds": 1,
-                       "stage_durations": {"parsing": "fast"}}),
-            ),
-        ];
-        for (t, p) in bad {
-            assert!(c.validate_payload(t, &p).is_err(), "{t} must fail: {p}");
-        }
-    }
-
-    #[test]
-    fn real_parsed_prompts_fit_the_parsed_prompt_schema() {
-        let c = EventCatalog::shipped();
-        for prompt in [
-            "Create EFFECT node for database writes",
-            "Create an EFFECT node called DatabaseWriter in the data_services domain.\n- Insert rows\n- Retry",
-            "node for data",
-            "Create a node",
-        ] {
-            let parsed = crate::prompt::parse(prompt, None).unwrap();
-            let payload = json!({"parsed_data": parsed, "gates_checked": [gs()],
-                                 "parsing_duration_ms": 0});
-            c.validate_payload("ParsingCompleted", &payload)
-                .unwrap_or_else(|e| panic!("{prompt}: {e}"));
-        }
-    }
-
-    #[test]
-    fn added_unknown_fields_pass() {
-        let c = EventCatalog::shipped();
-        for (t, mut p) in samples() {
-            p["x_added_in_1_1"] = json!({"anything": [1, 2, 3]});
-            c.validate_payload(t, &p)
-                .unwrap_or_else(|e| panic!("{t}: {e}"));
-        }
-        let mut p = samples()[2].1.clone();
-        p["gates_checked"][0]["new_field"] = json!(true);
-        p["parsed_data"]["new_field"] = json!(1);
-        c.validate_payload("ParsingCompleted", &p).unwrap();
-    }
-
-    #[test]
-    fn unknown_event_type_is_rejected() {
-        let err = EventCatalog::shipped()
-            .validate_payload("ParseBegun", &json!({}))
-            .unwrap_err();
-        assert_eq!(err.violations[0].kind, ViolationKind::UnknownEventType);
-    }
-
-    #[test]
-    fn envelopes_check_version_stage_status_and_payload() {
-        let c = EventCatalog::shipped();
-        let ok = envelope(
-            "ParsingStarted",
-            "parsing",
-            EventStatus::Started,
-            json!({"prompt_length": 3}),
-        );
-        c.validate_envelope(&ok).unwrap();
-
-        let mut v2 = ok.clone();
-        v2.schema_version = "2.0.0".into();
-        let err = c.validate_envelope(&v2).unwrap_err();
-        assert_eq!(err.dead_letter_kind(), "schema_version");
-        let mut minor = ok.clone();
-        minor.schema_version = "1.7.0".into();
-        c.validate_envelope(&minor).unwrap();
-
-        let mut bad = ok.clone();
-        bad.stage = "writing".into();
-        bad.status = EventStatus::Completed;
-        bad.payload = json!({});
-        let err = c.validate_envelope(&bad).unwrap_err();
-        let pointers: Vec<&str> = err.violations.iter().map(|v| v.pointer.as_str()).collect();
-        assert_eq!(
-            pointers,
-            ["/stage", "/status", "/payload/prompt_length"],
-            "{err}"
-        );
-
-        // ValidationFailed: either validation stage; the generic rows: any stage but pipeline.
-        let vf = samples()[6].1.clone();
-        for stage in ["pre_validation", "post_validation"] {
-            c.validate_envelope(&envelope(
-                "ValidationFailed",
-                stage,
-                EventStatus::Failed,
-                vf.clone(),
-            ))
-            .unwrap();
-        }
-        assert!(
-            c.validate_envelope(&envelope(
-                "ValidationFailed",
-                "generation",
-                EventStatus::Failed,
-                vf
-            ))
-            .is_err()
-        );
-        let ss = json!({"gates_planned": []});
-        c.validate_envelope(&envelope(
+    fn the_system_catalogue_loads_with_its_generic_events() {
+        let c = EventCatalog::system();
+        assert_eq!(c.topic_namespace(), SYSTEM_NAMESPACE);
+        for t in [
             "StageStarted",
-            "lint",
-            EventStatus::Started,
-            ss.clone(),
-        ))
-        .unwrap();
-        assert!(
-            c.validate_envelope(&envelope(
-                "StageStarted",
-                "pipeline",
-                EventStatus::Started,
-                ss
-            ))
-            .is_err()
+            "StageCompleted",
+            "StageFailed",
+            "RunCompleted",
+            "RunFailed",
+            "DeadLettered",
+        ] {
+            assert!(c.get(t).is_some(), "{t}");
+        }
+        assert_eq!(c.topic("p.", "DeadLettered").as_deref(), Some("p.onex.dlq"));
+    }
+
+    #[test]
+    fn a_workflow_catalogue_may_not_take_the_system_namespace() {
+        let src = "name: mine\nonex:\n  catalog:\n    topic_namespace: onex\n    schema_version: 1.0.0\n    events:\n      - {event_type: A, suffix: a, stage: pipeline, statuses: [started], payload_schema: {type: object}}\n";
+        let e = EventCatalog::from_yaml_str(src).unwrap_err();
+        assert_eq!(e.pointer(), "/onex/catalog/topic_namespace");
+    }
+
+    #[test]
+    fn dotted_paths_become_pointers() {
+        assert_eq!(
+            dotted_to_pointer("onex.catalog.events[3].statuses[1]"),
+            "/onex/catalog/events/3/statuses/1"
         );
-        let pc = samples()[19].1.clone();
-        c.validate_envelope(&envelope(
-            "PipelineCompleted",
-            "pipeline",
-            EventStatus::Completed,
-            pc,
-        ))
-        .unwrap();
     }
 
     #[test]

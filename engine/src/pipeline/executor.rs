@@ -6,19 +6,20 @@
 //! are retried with exponential backoff and jitter, gate failures never. A BLOCKING gate `fail`
 //! fails the stage; a failed stage ends the run: running stages are cancelled, later ones
 //! skipped, run resources (staging) rolled back, then the terminal event is sent. Everything is
-//! emitted through an [`EventSink`] and recorded in the [`PipelineResult`].
+//! emitted through an [`EventSink`] and recorded in the [`RunResult`]; the terminal event's
+//! payload is the contract's declaration evaluated over the finished run.
 
 use crate::contract::executable::{
-    EventSpec, ExecutableContract, ExecutionMode, GateCheck, GateSpec, GateType, StageSpec,
+    EventSpec, ExecutableContract, ExecutionMode, GateCheck, GateSpec, GateType, Outputs, StageSpec,
 };
-use crate::events::{EventCatalog, EventSource, EventStatus};
+use crate::events::{
+    EventRegistry, EventSource, EventStatus, OutcomeStatus, RunFailure, RunOutcome,
+};
 use crate::pipeline::expr;
 use crate::pipeline::handler::{
     GateCtx, GateStatus, GateVerdict, HandlerRegistry, RunShared, Services, StageCtx, StageError,
 };
-use crate::pipeline::result::{
-    GateRecord, PipelineResult, ResultMetadata, RunStatus, StageRecord, StageStatus,
-};
+use crate::pipeline::result::{GateRecord, RunResult, RunStatus, StageRecord, StageStatus};
 use crate::pipeline::run::{EmitError, Emitter, EventSink, RunRequest, SinkError};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -35,7 +36,7 @@ use tracing::Instrument;
 pub struct Executor {
     registry: Arc<dyn HandlerRegistry>,
     services: Arc<Services>,
-    catalog: &'static EventCatalog,
+    events: Arc<EventRegistry>,
     source: EventSource,
     /// Check every emitted envelope against the catalogue (on by default: a contract whose
     /// payload mapping breaks the catalogue fails loudly instead of publishing bad events).
@@ -79,16 +80,26 @@ impl Executor {
     pub fn new(
         registry: Arc<dyn HandlerRegistry>,
         services: Arc<Services>,
-        catalog: &'static EventCatalog,
+        events: Arc<EventRegistry>,
         source: EventSource,
     ) -> Self {
         Executor {
             registry,
             services,
-            catalog,
+            events,
             source,
             validate_events: true,
         }
+    }
+
+    /// The handlers this executor runs.
+    pub fn registry(&self) -> &Arc<dyn HandlerRegistry> {
+        &self.registry
+    }
+
+    /// The event catalogues its runs' events are checked against.
+    pub fn events(&self) -> &Arc<EventRegistry> {
+        &self.events
     }
 
     /// Runs the contract for `request`, emitting every event through `sink`. Returns the
@@ -99,13 +110,13 @@ impl Executor {
         contract: &ExecutableContract,
         request: RunRequest,
         sink: &dyn EventSink,
-    ) -> Result<PipelineResult, SinkError> {
+    ) -> Result<RunResult, SinkError> {
         let started = Instant::now();
         let started_at = crate::events::Envelope::now_timestamp();
         let context = initial_context(&request, &started_at);
         let emitter = Emitter::new(
             sink,
-            self.catalog,
+            &self.events,
             self.validate_events,
             &request,
             self.source.clone(),
@@ -130,7 +141,8 @@ impl Executor {
 
         let span = tracing::info_span!(
             "run",
-            correlation_id = %run.shared.request.trigger.correlation_id,
+            correlation_id = %run.shared.request.correlation_id,
+            workflow = %run.shared.request.workflow.name,
             attempt = run.shared.request.attempt,
             traceparent = %run.shared.request.trigger.trace.traceparent,
         );
@@ -155,22 +167,29 @@ impl Executor {
 /// The run context every expression reads (see `contract::executable::BASE_CONTEXT`).
 fn initial_context(request: &RunRequest, started_at: &str) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert("prompt".into(), json!(request.prompt_text));
+    m.insert("trigger".into(), request.trigger.payload.clone());
     m.insert(
         "correlation_id".into(),
-        json!(request.trigger.correlation_id.to_string()),
+        json!(request.correlation_id.to_string()),
     );
-    m.insert("options".into(), request.trigger.payload.clone());
-    m.insert(
-        "run".into(),
-        json!({
-            "started_at": started_at,
-            "attempt": request.attempt,
-            "engine_version": crate::ENGINE_VERSION,
-        }),
-    );
+    m.insert("run".into(), run_vars(request, started_at));
     m.insert("stages".into(), json!({}));
     m
+}
+
+/// The `run` entry of the context.
+fn run_vars(request: &RunRequest, started_at: &str) -> Value {
+    json!({
+        "started_at": started_at,
+        "attempt": request.attempt,
+        "engine_version": crate::ENGINE_VERSION,
+        "workflow": request.workflow.name,
+        "workflow_version": request.workflow.version,
+        "contract_hash": request.workflow.hash,
+        "trigger_type": request.trigger.event_type,
+        "trigger_event_id": request.trigger.event_id.to_string(),
+        "caused_by": request.caused_by().map(|c| c.to_string()),
+    })
 }
 
 struct RunState<'r> {
@@ -390,7 +409,7 @@ impl RunState<'_> {
             let declared = match self.payload(spec, &self.scope(vars, None)) {
                 Ok(payload) => {
                     self.emitter
-                        .emit(&spec.event_type, &stage.id, status, payload)
+                        .emit(&spec.event_type, &stage.id, status, payload, None)
                         .await
                 }
                 Err(e) => Err(e),
@@ -413,7 +432,7 @@ impl RunState<'_> {
             payload["declared_event"] = json!(spec.event_type);
         }
         self.emitter
-            .emit(generic, &stage.id, status, payload)
+            .emit(generic, &stage.id, status, payload, None)
             .await?;
         Ok(())
     }
@@ -490,7 +509,7 @@ impl RunState<'_> {
                 Some(t) => match tokio::time::timeout(t, self.attempt(stage, attempt)).await {
                     Ok(r) => r,
                     Err(_) => Err(AttemptError::Retryable {
-                        code: timeout_code(stage),
+                        code: stage.timeout_code(),
                         message: format!("stage {} timed out after {} ms", stage.id, t.as_millis()),
                     }),
                 },
@@ -532,7 +551,7 @@ impl RunState<'_> {
                         },
                         suggestions: vec![format!(
                             "Retry the run; inspect it with `onex trace {}`",
-                            self.shared.request.trigger.correlation_id
+                            self.shared.request.correlation_id
                         )],
                         failed_gate: None,
                         context: json!({"attempts": attempt}),
@@ -581,15 +600,13 @@ impl RunState<'_> {
                 .map(|g| skipped_gate(stage, g, reason))
                 .collect();
         });
-        self.shared.update("stages", |s| {
-            s.insert(
-                stage.id.clone(),
-                json!({"status": "skipped", "skip_reason": reason, "gates": []}),
-            );
-        });
+        self.shared.set_stage(
+            &stage.id,
+            json!({"status": "skipped", "skip_reason": reason, "gates": []}),
+        );
     }
 
-    /// One attempt: the handler (if any), then the gates.
+    /// One attempt: the handler or the `outputs:` expressions (if any), then the gates.
     async fn attempt(
         &self,
         stage: &StageSpec,
@@ -599,9 +616,35 @@ impl RunState<'_> {
         let mut outputs = Value::Object(Map::new());
         if let Some(name) = &stage.handler {
             outputs = self.run_handler(stage, name, attempt).await?;
+        } else if !stage.outputs.is_empty() {
+            outputs = self.stage_outputs(stage)?;
         }
         let gates = self.run_gates(stage, &outputs).await?;
         Ok((gates, outputs))
+    }
+
+    /// A handler-less stage's `outputs:`, evaluated and stored under the stage id.
+    fn stage_outputs(&self, stage: &StageSpec) -> Result<Value, AttemptError> {
+        let scope = self.scope(&self.stage_vars(stage, Value::Null), None);
+        let mut out = Map::new();
+        for (name, e) in &stage.outputs {
+            let v = expr::eval_in(e, &scope).map_err(|err| {
+                AttemptError::Final(
+                    Box::new(self.internal_failure(
+                        stage,
+                        format!(
+                            "output '{name}' of stage {} ({}): `{e}` failed: {err}",
+                            stage.id, stage.location
+                        ),
+                    )),
+                    Value::Null,
+                )
+            })?;
+            out.insert(name.clone(), v);
+        }
+        let out = Value::Object(out);
+        self.shared.set(&stage.id, out.clone());
+        Ok(out)
     }
 
     async fn run_handler(
@@ -628,6 +671,7 @@ impl RunState<'_> {
             stage,
             attempt,
             progress: tx,
+            events: self,
         };
         let result = {
             let fut = f(&ctx);
@@ -655,17 +699,24 @@ impl RunState<'_> {
                         Value::Null,
                     ));
                 };
-                for (k, v) in &map {
-                    if !info.outputs.contains(&k.as_str()) {
-                        return Err(AttemptError::Final(
-                            Box::new(self.internal_failure(
-                                stage,
-                                format!("handler '{name}' returned undeclared output '{k}'"),
-                            )),
-                            Value::Null,
-                        ));
+                match info.outputs {
+                    Outputs::Fixed(keys) => {
+                        for (k, v) in &map {
+                            if !keys.contains(&k.as_str()) {
+                                return Err(AttemptError::Final(
+                                    Box::new(self.internal_failure(
+                                        stage,
+                                        format!(
+                                            "handler '{name}' returned undeclared output '{k}'"
+                                        ),
+                                    )),
+                                    Value::Null,
+                                ));
+                            }
+                            self.shared.set(k, v.clone());
+                        }
                     }
-                    self.shared.set(k, v.clone());
+                    Outputs::StageId => self.shared.set(&stage.id, Value::Object(map.clone())),
                 }
                 Ok(Value::Object(map))
             }
@@ -702,6 +753,7 @@ impl RunState<'_> {
                 &stage.id,
                 EventStatus::InProgress,
                 payload,
+                None,
             )
             .await?;
         Ok(())
@@ -971,13 +1023,11 @@ impl RunState<'_> {
             r.gates = gates.clone();
             r.metadata.insert("attempts".into(), json!(attempts));
         });
-        self.shared.update("stages", |s| {
-            s.insert(
-                stage.id.clone(),
-                json!({"status": "completed", "duration_ms": duration_ms,
-                           "gates": summaries, "attempts": attempts}),
-            );
-        });
+        self.shared.set_stage(
+            &stage.id,
+            json!({"status": "completed", "duration_ms": duration_ms,
+                   "gates": summaries, "attempts": attempts, "outputs": outputs}),
+        );
         let vars = self.stage_vars(
             stage,
             json!({"gates_checked": summaries, "duration_ms": duration_ms,
@@ -1035,13 +1085,11 @@ impl RunState<'_> {
             "code": f.code, "message": f.message, "suggestions": f.suggestions,
             "context": f.context, "failed_gate": f.failed_gate, "details": details,
         });
-        self.shared.update("stages", |s| {
-            s.insert(
-                stage.id.clone(),
-                json!({"status": "failed", "gates": summaries, "attempts": attempts,
-                           "error": error}),
-            );
-        });
+        self.shared.set_stage(
+            &stage.id,
+            json!({"status": "failed", "gates": summaries, "attempts": attempts,
+                   "error": error, "duration_ms": duration_ms}),
+        );
         let vars = self.stage_vars(
             stage,
             json!({"gates_checked": summaries, "attempts": attempts, "error": error,
@@ -1063,12 +1111,12 @@ impl RunState<'_> {
     }
 
     /// Marks what never ran, releases run resources, builds the result and sends the
-    /// terminal event.
+    /// terminal event (the contract's declaration, evaluated over the finished run).
     async fn finish(
         &self,
         failure: Option<Failure>,
         started_at: &str,
-    ) -> Result<PipelineResult, SinkError> {
+    ) -> Result<RunResult, SinkError> {
         let success = failure.is_none();
         if let Some(f) = &failure {
             let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
@@ -1080,56 +1128,82 @@ impl RunState<'_> {
             }
         }
         let rollback_performed = self.shared.resources.release_all(success);
-        let result = self.build_result(failure.as_ref(), started_at);
+        let result = self.build_result(failure.as_ref(), rollback_performed, started_at);
         let total_secs = (result.total_duration_ms as f64) / 1000.0;
-        let sent = match &failure {
-            None => {
-                let stage_durations: Map<String, Value> = result
-                    .stages
-                    .iter()
-                    .filter_map(|s| Some((s.stage_id.clone(), json!(s.duration_ms?))))
-                    .collect();
-                let payload = json!({
-                    "node_type": result.node_type, "node_name": result.node_name,
-                    "service_name": result.service_name, "domain": result.domain,
-                    "output_path": result.output_path, "files_written": result.generated_files,
-                    "validation_passed": result.validation_passed,
-                    "compilation_passed": result.compilation_passed,
-                    "compilation_status": result.compilation_status,
-                    "warnings": result.warnings.iter().map(GateRecord::summary).collect::<Vec<_>>(),
-                    "total_duration_seconds": total_secs,
-                    "stage_durations": stage_durations,
-                });
+        let stage_durations: Map<String, Value> = result
+            .stages
+            .iter()
+            .filter_map(|s| Some((s.stage_id.clone(), json!(s.duration_ms?))))
+            .collect();
+        let mut run = run_vars(&self.shared.request, started_at);
+        run["duration_seconds"] = json!(total_secs);
+        run["stage_durations"] = Value::Object(stage_durations);
+        run["warnings"] = json!(
+            result
+                .warnings
+                .iter()
+                .map(GateRecord::summary)
+                .collect::<Vec<_>>()
+        );
+        let outputs = Value::Object(result.outputs.clone());
+        let failure_v = serde_json::to_value(&result.failure).unwrap_or(Value::Null);
+        let scope =
+            self.shared
+                .scope(&[("run", &run), ("result", &outputs), ("failure", &failure_v)]);
+        let (spec, status) = if success {
+            (&self.contract.completed, EventStatus::Completed)
+        } else {
+            (&self.contract.failed, EventStatus::Failed)
+        };
+        let outcome = RunOutcome {
+            status: result.status,
+            outputs: result.outputs.clone(),
+            failure: result.failure.clone(),
+            caused_by: result.caused_by,
+        };
+        let declared = match self.payload(spec, &scope) {
+            Ok(payload) => {
                 self.emitter
                     .emit(
-                        &self.contract.completed_event,
-                        "pipeline",
-                        EventStatus::Completed,
+                        &spec.event_type,
+                        PIPELINE,
+                        status,
                         payload,
+                        Some(outcome.clone()),
                     )
                     .await
             }
-            Some(f) => {
-                let payload = json!({
-                    "failed_stage": f.stage, "error_code": f.code, "error_message": f.message,
-                    "failed_gate": f.failed_gate,
-                    "recovery_suggestions": result.recovery_suggestions,
-                    "rollback_performed": rollback_performed,
-                    "error_context": f.context,
-                    // Not in the catalogue row, added (schemas allow added fields) so the
-                    // result of a failed run is rebuildable from its events alone.
-                    "validation_passed": result.validation_passed,
-                    "total_duration_seconds": total_secs,
-                });
-                self.emitter
-                    .emit(
-                        &self.contract.failed_event,
-                        "pipeline",
-                        EventStatus::Failed,
-                        payload,
-                    )
-                    .await
+            Err(e) => Err(e),
+        };
+        let sent = match declared {
+            // A terminal payload that breaks the catalogue is a contract bug; the run must
+            // still end with a terminal event, so the engine's own stands in for it.
+            Err(EmitError::Invalid {
+                event_type,
+                message,
+            }) => {
+                let (generic, completed) = if success {
+                    ("RunCompleted", true)
+                } else {
+                    ("RunFailed", false)
+                };
+                tracing::error!(%event_type, "{message}; emitting {generic} instead");
+                let fallback = EventSpec {
+                    event_type: generic.into(),
+                    payload: crate::contract::executable::terminal_payload(completed),
+                    pointer: spec.pointer.clone(),
+                };
+                match self.payload(&fallback, &scope) {
+                    Ok(mut payload) => {
+                        payload["declared_event"] = json!(event_type);
+                        self.emitter
+                            .emit(generic, PIPELINE, status, payload, Some(outcome))
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
+            other => other,
         };
         match sent {
             Ok(_) => Ok(result),
@@ -1137,16 +1211,25 @@ impl RunState<'_> {
         }
     }
 
-    fn build_result(&self, failure: Option<&Failure>, started_at: &str) -> PipelineResult {
+    fn build_result(
+        &self,
+        failure: Option<&Failure>,
+        rollback_performed: bool,
+        started_at: &str,
+    ) -> RunResult {
         let scope = self.shared.scope(&[]);
-        let get = |k: &str| -> Value {
-            self.contract
-                .result
-                .get(k)
-                .and_then(|e| expr::eval_in(e, &scope).ok())
-                .unwrap_or(Value::Null)
-        };
-        let text = |k: &str| get(k).as_str().map(str::to_owned);
+        let outputs: Map<String, Value> = self
+            .contract
+            .result
+            .iter()
+            .map(|(k, e)| {
+                let v = expr::eval_in(e, &scope).unwrap_or_else(|err| {
+                    tracing::warn!(output = %k, "result expression `{e}` failed: {err}");
+                    Value::Null
+                });
+                (k.clone(), v)
+            })
+            .collect();
         let stages = self
             .records
             .lock()
@@ -1158,63 +1241,65 @@ impl RunState<'_> {
             .filter(|g| g.status == GateStatus::Warning)
             .cloned()
             .collect();
-        // A failed run has no compilation verdict (null in PipelineResult, §6).
-        let compilation_status = failure
-            .is_none()
-            .then(|| text("compilation_status"))
-            .flatten();
         let request = &self.shared.request;
-        let mut recovery_suggestions = failure.map(|f| f.suggestions.clone()).unwrap_or_default();
-        if failure.is_some() && recovery_suggestions.is_empty() {
-            recovery_suggestions.push(format!(
-                "Inspect the run with `onex trace {}`",
-                request.trigger.correlation_id
-            ));
-        }
-        PipelineResult {
-            correlation_id: request.trigger.correlation_id,
+        let failure = failure.map(|f| {
+            let mut recovery_suggestions = f.suggestions.clone();
+            if recovery_suggestions.is_empty() {
+                recovery_suggestions.push(format!(
+                    "Inspect the run with `onex trace {}`",
+                    request.correlation_id
+                ));
+            }
+            RunFailure {
+                stage: f.stage.clone(),
+                code: f.code.clone(),
+                message: f.message.clone(),
+                failed_gate: f.failed_gate.clone(),
+                recovery_suggestions,
+                context: f.context.clone(),
+                rollback_performed,
+            }
+        });
+        RunResult {
+            correlation_id: request.correlation_id,
+            workflow: Some(request.workflow.clone()),
             status: if failure.is_none() {
                 RunStatus::Success
             } else {
-                RunStatus::Failed
+                OutcomeStatus::Failed
             },
             started_at: started_at.to_owned(),
             finished_at: crate::events::Envelope::now_timestamp(),
             total_duration_ms: self.started.elapsed().as_millis() as u64,
             stages,
-            parsed: serde_json::from_value(get("parsed")).ok(),
-            node_type: text("node_type"),
-            node_name: text("node_name"),
-            service_name: text("service_name"),
-            domain: text("domain"),
-            output_path: if failure.is_none() {
-                text("output_path")
-            } else {
-                None
-            },
-            generated_files: serde_json::from_value(get("generated_files")).unwrap_or_default(),
-            validation_passed: get("validation_passed").as_bool().unwrap_or(false),
-            compilation_passed: compilation_status.as_deref() == Some("passed"),
-            compilation_status,
-            error_code: failure.map(|f| f.code.clone()),
-            error_summary: failure.map(|f| f.message.clone()),
-            failed_stage: failure.map(|f| f.stage.clone()),
-            failed_gate: failure.and_then(|f| f.failed_gate.clone()),
-            recovery_suggestions,
+            outputs,
+            failure,
             warnings,
-            metadata: ResultMetadata {
-                prompt: request.prompt_text.clone(),
-                output_directory: request.output_directory.to_string_lossy().into_owned(),
-                engine_version: crate::ENGINE_VERSION.into(),
-                template_pack: text("template_pack"),
-            },
+            caused_by: request.caused_by(),
+            engine_version: crate::ENGINE_VERSION.into(),
         }
     }
 }
 
-fn timeout_code(stage: &StageSpec) -> String {
-    format!("{}_TIMEOUT", stage.id.to_ascii_uppercase())
+impl crate::pipeline::handler::EmitEvent for RunState<'_> {
+    fn emit_event<'a>(
+        &'a self,
+        stage: &'a StageSpec,
+        event_type: &'a str,
+        status: EventStatus,
+        payload: Value,
+    ) -> crate::pipeline::BoxFuture<'a, Result<(), EmitError>> {
+        Box::pin(async move {
+            self.emitter
+                .emit(event_type, &stage.id, status, payload, None)
+                .await
+                .map(|_| ())
+        })
+    }
 }
+
+/// The stage of run-level events.
+const PIPELINE: &str = crate::events::catalog::PIPELINE_STAGE;
 
 fn gate_type_str(t: GateType) -> &'static str {
     match t {

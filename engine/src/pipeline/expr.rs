@@ -7,9 +7,9 @@
 //! | name | kind | meaning |
 //! |---|---|---|
 //! | `matching(re)` | test | `x is matching('^[a-z]+$')`: the whole regex search finds a match |
-//! | `word_count` | filter | number of maximal letter/digit runs (generation-pipeline §3) |
+//! | `word_count` | filter | number of maximal letter/digit runs |
 //! | `missing_fields(obj, names)` | function | the names whose value in `obj` is absent, none or empty |
-//! | `compilation_status(stage)` | function | §1: `passed`, `warnings` or `skipped` from a stage's gates |
+//! | `gates_outcome(stage)` | function | `passed`, `warnings` or `skipped` from a finished stage's gates |
 //!
 //! Evaluation is chainable: reading a field of something a stage did not produce gives none,
 //! so a failed run's result has nulls rather than an error. Typos are caught earlier, by rule
@@ -25,7 +25,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// expression may use that are not run-context fields.
 const GLOBALS: &[&str] = &[
     "missing_fields",
-    "compilation_status",
+    "gates_outcome",
     "range",
     "dict",
     "namespace",
@@ -49,7 +49,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_test("matching", is_matching);
     env.add_filter("word_count", word_count);
     env.add_function("missing_fields", missing_fields);
-    env.add_function("compilation_status", compilation_status);
+    env.add_function("gates_outcome", gates_outcome);
     env
 });
 
@@ -87,6 +87,40 @@ fn compile(src: &str) -> Result<Compiled, ExprError> {
     let compiled = Arc::new(ENV.compile_expression_owned(src.to_owned())?);
     cache.insert(src.to_owned(), compiled.clone());
     Ok(compiled)
+}
+
+/// Whether the expression environment has a filter `name` (asked of the environment itself, so
+/// validation and evaluation never disagree).
+pub fn has_filter(name: &str) -> bool {
+    probe(&format!("none | {name}"), ErrorKind::UnknownFilter)
+}
+
+/// Whether the expression environment has a test `name`.
+pub fn has_test(name: &str) -> bool {
+    probe(&format!("none is {name}"), ErrorKind::UnknownTest)
+}
+
+/// Whether `name` is a function (or other global) of the expression environment.
+pub fn has_function(name: &str) -> bool {
+    ENV.globals().any(|(n, _)| n == name)
+}
+
+/// Evaluates `src` once and tells whether it failed with `unknown` (results are cached: a
+/// contract names the same few filters many times).
+fn probe(src: &str, unknown: ErrorKind) -> bool {
+    static SEEN: LazyLock<Mutex<HashMap<String, bool>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Some(&known) = SEEN.lock().unwrap_or_else(|p| p.into_inner()).get(src) {
+        return known;
+    }
+    let known = match ENV.compile_expression(src) {
+        Ok(e) => !matches!(e.eval(()), Err(err) if err.kind() == unknown),
+        Err(_) => false,
+    };
+    SEEN.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(src.to_owned(), known);
+    known
 }
 
 /// The top-level names an expression reads.
@@ -224,9 +258,9 @@ fn missing_fields(obj: &MjValue, names: &MjValue) -> Result<Vec<String>, Error> 
     Ok(missing)
 }
 
-/// §1: `passed` when every gate that ran passed and at least one ran, `skipped` when none ran,
-/// `warnings` otherwise. Takes a stage record (`stages.compilation`).
-fn compilation_status(stage: &MjValue, _kw: Kwargs) -> Result<String, Error> {
+/// `passed` when every gate that ran passed and at least one ran, `skipped` when none ran,
+/// `warnings` otherwise. Takes a finished stage (`stages.<id>`).
+fn gates_outcome(stage: &MjValue, _kw: Kwargs) -> Result<String, Error> {
     let gates = stage.get_attr("gates").unwrap_or(MjValue::UNDEFINED);
     let mut ran = 0;
     let mut all_passed = true;
@@ -256,7 +290,7 @@ mod tests {
     #[test]
     fn gates_as_expressions() {
         let ctx = json!({"parsed": {"service_name": "db_writer", "domain": "", "node_name": "DbWriter"},
-                         "prompt": "Create an EFFECT node, please!"});
+                         "text": "Create an EFFECT node, please!"});
         assert!(
             eval_bool(
                 "parsed.service_name is matching('^[a-z][a-z0-9]*(_[a-z0-9]+)*$')",
@@ -265,7 +299,7 @@ mod tests {
             .unwrap()
         );
         assert!(!eval_bool("parsed.node_name is matching('^[a-z]')", &ctx).unwrap());
-        assert_eq!(eval("prompt | word_count", &ctx).unwrap(), json!(5));
+        assert_eq!(eval("text | word_count", &ctx).unwrap(), json!(5));
         assert_eq!(
             eval(
                 "missing_fields(parsed, ['service_name', 'domain', 'nope'])",
@@ -309,9 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn compilation_status_per_spec() {
+    fn gates_outcome_of_a_stage() {
         let s = |gates: Value| json!({"s": {"gates": gates}});
-        let e = "compilation_status(s)";
+        let e = "gates_outcome(s)";
         assert_eq!(eval(e, &s(json!([]))).unwrap(), json!("skipped"));
         assert_eq!(
             eval(e, &s(json!([{"status": "skipped"}]))).unwrap(),

@@ -1,17 +1,19 @@
-//! What handlers see and return.
+//! What handlers see and return, and the registry they are found in.
 //!
-//! Handlers are plain async functions registered by name (nodes/handlers/src/registry.rs);
-//! contracts refer to them by name. A stage handler does a stage's work and returns outputs that
-//! join the run context; a gate handler decides a gate. The executor owns everything else:
-//! ordering, timeouts, retries, events, records.
+//! Handlers are plain async functions registered by name in one static table per package (the
+//! engine's built-ins in `builtin/mod.rs`, a workflow package's in its `registry.rs`); a binary
+//! joins the tables into one [`Handlers`] and contracts refer to handlers by name. A stage
+//! handler does a stage's work and returns outputs that join the run context; a gate handler
+//! decides a gate. The executor owns everything else: ordering, timeouts, retries, events,
+//! records.
 
-use crate::contract::executable::{HandlerInfo, StageSpec};
+use crate::contract::executable::{EngineKnowledge, HandlerInfo, StageSpec};
 use crate::pipeline::expr;
 use crate::pipeline::run::RunRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::any::Any;
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -25,11 +27,92 @@ pub type StageFn = for<'a> fn(&'a StageCtx<'a>) -> BoxFuture<'a, Result<Value, S
 /// A gate handler.
 pub type GateFn = for<'a> fn(&'a GateCtx<'a>) -> BoxFuture<'a, Result<GateVerdict, StageError>>;
 
-/// The engine's view of the handler registry.
-pub trait HandlerRegistry: Send + Sync {
+/// The engine's view of the handler registry ([`Handlers`]; tests wrap one to inject faults).
+pub trait HandlerRegistry: EngineKnowledge {
     fn stage(&self, name: &str) -> Option<StageFn>;
     fn gate(&self, name: &str) -> Option<GateFn>;
     fn info(&self, name: &str) -> Option<HandlerInfo>;
+}
+
+/// One registered handler: its name, what validation and `onex handlers` know of it, and its
+/// function(s). A handler may serve as a stage handler, a gate handler or both (`command`).
+#[derive(Debug)]
+pub struct HandlerEntry {
+    pub name: &'static str,
+    pub info: HandlerInfo,
+    pub stage: Option<StageFn>,
+    pub gate: Option<GateFn>,
+}
+
+/// The handlers of a process: the tables of the packages it links, joined.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers {
+    entries: Vec<&'static HandlerEntry>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+/// Two packages register one handler name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("handler '{0}' is registered twice")]
+pub struct DuplicateHandler(pub String);
+
+impl Handlers {
+    /// The engine's built-in handlers (`command`, `emit`).
+    pub fn builtin() -> Handlers {
+        let mut h = Handlers::default();
+        // The built-in table has unique names (a unit test of builtin checks it).
+        let _ = h.add(crate::builtin::HANDLERS);
+        h
+    }
+
+    /// Adds a package's table. A name already registered is refused, whole table unchanged.
+    pub fn add(&mut self, table: &'static [HandlerEntry]) -> Result<(), DuplicateHandler> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(e) = table
+            .iter()
+            .find(|e| self.by_name.contains_key(e.name) || !seen.insert(e.name))
+        {
+            return Err(DuplicateHandler(e.name.to_owned()));
+        }
+        for e in table {
+            self.by_name.insert(e.name, self.entries.len());
+            self.entries.push(e);
+        }
+        Ok(())
+    }
+
+    /// [`Handlers::add`], chained.
+    pub fn with(mut self, table: &'static [HandlerEntry]) -> Result<Self, DuplicateHandler> {
+        self.add(table)?;
+        Ok(self)
+    }
+
+    /// Every handler, in registration order.
+    pub fn entries(&self) -> impl Iterator<Item = &'static HandlerEntry> + '_ {
+        self.entries.iter().copied()
+    }
+
+    fn entry(&self, name: &str) -> Option<&'static HandlerEntry> {
+        self.by_name.get(name).map(|&i| self.entries[i])
+    }
+}
+
+impl EngineKnowledge for Handlers {
+    fn handler(&self, name: &str) -> Option<HandlerInfo> {
+        self.entry(name).map(|e| e.info)
+    }
+}
+
+impl HandlerRegistry for Handlers {
+    fn stage(&self, name: &str) -> Option<StageFn> {
+        self.entry(name)?.stage
+    }
+    fn gate(&self, name: &str) -> Option<GateFn> {
+        self.entry(name)?.gate
+    }
+    fn info(&self, name: &str) -> Option<HandlerInfo> {
+        self.entry(name).map(|e| e.info)
+    }
 }
 
 /// Why a stage's work did not succeed.
@@ -147,24 +230,49 @@ impl GateVerdict {
     }
 }
 
-/// Settings handlers read (where output may go, which Python to use …). The executor passes
-/// them through untouched.
-#[derive(Debug, Clone, Default)]
+/// Settings handlers read, passed through by the executor untouched: a few the engine itself
+/// knows (where runs may write, durability) and any a workflow package adds by type.
+#[derive(Clone, Default)]
 pub struct Services {
-    /// Roots output may be written under (G6). Empty = the request's output directory itself.
+    /// Roots output may be written under. Empty = only where the trigger asks, as given.
     pub allowed_roots: Vec<PathBuf>,
-    /// `--templates DIR`; `None` = the built-in pack.
-    pub templates_dir: Option<PathBuf>,
-    /// Interpreter for G4's probe, G13 and G14 (`$ONEX_PYTHON`, default `python3`).
-    pub python: Option<PathBuf>,
-    /// Whether G4 also runs a live import probe (`gates.G4 = "probe"` or `$ONEX_PYTHON` set).
-    pub probe_imports: bool,
-    /// fsync written files and directories (off only for benchmarks on tmpfs).
+    /// fsync written files and directories (off only for benchmarks and tests on tmpfs).
     pub fsync: bool,
-    /// Keep a failed run's staging directory (debugging).
+    /// Keep a failed run's resources (staging directories …) for debugging.
     pub keep_failed: bool,
-    /// Free settings by name for handlers added later.
-    pub extra: BTreeMap<String, String>,
+    /// A package's own settings, one value per type.
+    extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("allowed_roots", &self.allowed_roots)
+            .field("fsync", &self.fsync)
+            .field("keep_failed", &self.keep_failed)
+            .field("extensions", &self.extensions.len())
+            .finish()
+    }
+}
+
+impl Services {
+    /// Adds (or replaces) a package's settings.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.extensions.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// [`Services::insert`], chained.
+    pub fn with<T: Any + Send + Sync>(mut self, value: T) -> Self {
+        self.insert(value);
+        self
+    }
+
+    /// A package's settings, if given.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.extensions
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+    }
 }
 
 /// Something a run holds across stages (a staging directory …), released when the run ends,
@@ -213,15 +321,45 @@ pub struct RunShared {
     context: Mutex<Context>,
 }
 
+/// The finished stages as the expressions see them: one entry converted per stage, added when
+/// the stage ends, so a run of N stages converts N entries instead of the whole map N times.
+#[derive(Debug, Default)]
+struct StagesView(Mutex<BTreeMap<String, minijinja::Value>>);
+
+impl minijinja::value::Object for StagesView {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: Vec<minijinja::Value> = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .map(|k| minijinja::Value::from(k.as_str()))
+            .collect();
+        minijinja::value::Enumerator::Iter(Box::new(keys.into_iter()))
+    }
+}
+
 /// The run context as JSON (handlers read it) and, entry by entry, as already-converted
 /// expression values (the executor evaluates many expressions per stage).
 struct Context {
     json: Map<String, Value>,
     converted: BTreeMap<String, minijinja::Value>,
+    stages: Arc<StagesView>,
 }
+
+/// The context key of finished stages.
+const STAGES: &str = "stages";
 
 impl Context {
     fn insert(&mut self, key: &str, v: Value) {
+        if key == STAGES {
+            return; // kept by `set_stage`, entry by entry
+        }
         self.converted.insert(key.to_owned(), expr::to_value(&v));
         self.json.insert(key.to_owned(), v);
     }
@@ -229,23 +367,37 @@ impl Context {
 
 impl RunShared {
     pub fn new(request: RunRequest, services: Arc<Services>, context: Map<String, Value>) -> Self {
-        let converted = context
+        let stages = Arc::new(StagesView::default());
+        let mut converted: BTreeMap<String, minijinja::Value> = context
             .iter()
+            .filter(|(k, _)| k.as_str() != STAGES)
             .map(|(k, v)| (k.clone(), expr::to_value(v)))
             .collect();
+        converted.insert(
+            STAGES.into(),
+            minijinja::Value::from_dyn_object(stages.clone()),
+        );
+        let mut json = context;
+        json.insert(STAGES.into(), Value::Object(Map::new()));
         RunShared {
             request,
             services,
             resources: Resources::default(),
             context: Mutex::new(Context {
-                json: context,
+                json,
                 converted,
+                stages,
             }),
         }
     }
 
     fn ctx(&self) -> std::sync::MutexGuard<'_, Context> {
         self.context.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The trigger event's payload.
+    pub fn trigger(&self) -> &Value {
+        &self.request.trigger.payload
     }
 
     /// A run-context value (cloned).
@@ -266,17 +418,17 @@ impl RunShared {
         self.ctx().insert(key, v);
     }
 
-    /// Changes the context entry `key` (an object, created when absent).
-    pub(crate) fn update(&self, key: &str, f: impl FnOnce(&mut Map<String, Value>)) {
+    /// Records a finished stage under `stages.<id>`.
+    pub(crate) fn set_stage(&self, id: &str, record: Value) {
         let mut ctx = self.ctx();
-        let mut v = ctx
-            .json
-            .remove(key)
-            .unwrap_or_else(|| Value::Object(Map::new()));
-        if let Value::Object(m) = &mut v {
-            f(m);
+        ctx.stages
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), expr::to_value(&record));
+        if let Some(Value::Object(m)) = ctx.json.get_mut(STAGES) {
+            m.insert(id.to_owned(), record);
         }
-        ctx.insert(key, v);
     }
 
     pub fn snapshot(&self) -> Map<String, Value> {
@@ -307,6 +459,19 @@ pub struct StageCtx<'a> {
     pub stage: &'a StageSpec,
     pub attempt: u32,
     pub(crate) progress: mpsc::UnboundedSender<Value>,
+    pub(crate) events: &'a dyn EmitEvent,
+}
+
+/// How a handler publishes an event of its run (the built-in `emit`): numbered, stamped and
+/// checked against the catalogue like every other event of the run.
+pub(crate) trait EmitEvent: Send + Sync {
+    fn emit_event<'a>(
+        &'a self,
+        stage: &'a StageSpec,
+        event_type: &'a str,
+        status: crate::events::EventStatus,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<(), crate::pipeline::run::EmitError>>;
 }
 
 impl StageCtx<'_> {
@@ -322,6 +487,35 @@ impl StageCtx<'_> {
     pub fn param(&self, key: &str) -> Option<&Value> {
         self.stage.params.get(key)
     }
+
+    /// Publishes an event of this run from this stage; fails when the catalogue rejects it
+    /// or the bus does.
+    pub async fn emit(
+        &self,
+        event_type: &str,
+        status: crate::events::EventStatus,
+        payload: Value,
+    ) -> Result<(), StageError> {
+        use crate::pipeline::run::EmitError;
+        match self
+            .events
+            .emit_event(self.stage, event_type, status, payload)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e @ EmitError::Invalid { .. }) => {
+                Err(StageError::failed("EMIT_FAILED", e.to_string()))
+            }
+            // The bus did not take it: an infrastructure problem, retried where the stage allows.
+            Err(e @ EmitError::Sink(_)) => Err(StageError::Infra(e.to_string())),
+        }
+    }
+
+    /// The evaluation scope of this stage's expressions (the run context and `stage`).
+    pub fn scope(&self) -> expr::Scope {
+        let vars = serde_json::json!({"id": self.stage.id, "attempts": self.attempt});
+        self.run.scope(&[("stage", &vars)])
+    }
 }
 
 /// What a gate handler gets.
@@ -329,4 +523,17 @@ pub struct GateCtx<'a> {
     pub run: &'a RunShared,
     pub stage: &'a StageSpec,
     pub gate: &'a crate::contract::executable::GateSpec,
+}
+
+impl GateCtx<'_> {
+    /// The gate's `params` from the contract.
+    pub fn param(&self, key: &str) -> Option<&Value> {
+        self.gate.params.get(key)
+    }
+
+    /// The evaluation scope of this gate's expressions (the run context and `stage`).
+    pub fn scope(&self) -> expr::Scope {
+        let vars = serde_json::json!({"id": self.stage.id});
+        self.run.scope(&[("stage", &vars)])
+    }
 }

@@ -1,18 +1,18 @@
 //! A run from its events alone: ordering by seq (highest attempt wins), the rebuilt
-//! [`PipelineResult`], and the timeline `onex trace` shows. Every field of the result comes
-//! from an envelope or a payload (generation-pipeline §6), so the CLI in bus mode, `onex
-//! status` and `onex events replay` show exactly what a direct run shows.
+//! [`RunResult`], and the timeline `onex trace` shows. Stages come from the stage events
+//! (by their `stage` and `status`), outputs and failure from the terminal event's outcome, so
+//! the CLI in bus mode, `onex status` and `onex events replay` show exactly what a direct run
+//! shows, for any workflow.
 
-use crate::events::{Envelope, EventStatus};
+use crate::events::{Envelope, EventStatus, OutcomeStatus};
 use crate::pipeline::handler::GateStatus;
-use crate::pipeline::result::{
-    GateRecord, PipelineResult, ResultMetadata, RunStatus, StageRecord, StageStatus,
-};
+use crate::pipeline::result::{GateRecord, RunResult, StageRecord, StageStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The events of one run as observers must show them: de-duplicated by event_id, only the
-/// highest attempt (plus PromptSubmitted, seq 1, which every attempt shares), ordered by seq.
+/// highest attempt (plus the client's trigger, seq 1 without a cause, which every attempt
+/// shares), ordered by seq.
 pub fn order_run(events: &[Envelope]) -> Vec<Envelope> {
     let max_attempt = events.iter().map(|e| e.attempt).max().unwrap_or(1);
     let mut by_seq: BTreeMap<u64, &Envelope> = BTreeMap::new();
@@ -20,7 +20,7 @@ pub fn order_run(events: &[Envelope]) -> Vec<Envelope> {
         if e.seq == 0 {
             continue; // dead letters are not part of a run's sequence
         }
-        if e.attempt != max_attempt && e.seq != 1 {
+        if e.attempt != max_attempt && !e.starts_own_run() {
             continue;
         }
         by_seq.entry(e.seq).or_insert(e);
@@ -61,45 +61,20 @@ fn text(v: &Value, k: &str) -> Option<String> {
 /// Rebuilds the result of a run. `stage_ids` (the contract's stages, in order) adds records
 /// for stages that emitted nothing (skipped). `None` until the terminal event is among the
 /// events.
-pub fn rebuild(events: &[Envelope], stage_ids: Option<&[String]>) -> Option<PipelineResult> {
+pub fn rebuild(events: &[Envelope], stage_ids: Option<&[String]>) -> Option<RunResult> {
     let events = order_run(events);
     let first = events.first()?;
-    let terminal = events
-        .iter()
-        .rev()
-        .find(|e| e.stage == "pipeline" && e.event_type != "PromptSubmitted")?;
+    let terminal = events.iter().rev().find(|e| e.is_terminal())?;
+    let outcome = terminal.outcome.clone()?;
     let mut stages: Vec<StageRecord> = stage_ids
         .unwrap_or_default()
         .iter()
         .map(|id| StageRecord::pending(id))
         .collect();
-    let mut parsed = None;
-    let mut generated_files: Vec<String> = Vec::new();
-    let mut metadata = ResultMetadata {
-        engine_version: terminal.source.version.clone(),
-        ..Default::default()
-    };
     for e in &events {
         let p = &e.payload;
-        if e.event_type == "PromptSubmitted" {
-            metadata.prompt = text(p, "prompt_text").unwrap_or_default();
-            metadata.output_directory = text(p, "output_directory").unwrap_or_default();
+        if e.stage == crate::events::catalog::PIPELINE_STAGE {
             continue;
-        }
-        if e.stage == "pipeline" {
-            continue;
-        }
-        if let Some(d) = p.get("parsed_data") {
-            parsed = serde_json::from_value(d.clone()).ok();
-        }
-        if let Some(files) = p.get("generated_files").and_then(Value::as_array) {
-            generated_files = files
-                .iter()
-                .filter_map(|f| f.as_str().map(str::to_owned))
-                .collect();
-        }
-        if let Some(pack) = text(p, "template_pack") {
-            metadata.template_pack = Some(pack);
         }
         let idx = match stages.iter().position(|s| s.stage_id == e.stage) {
             Some(i) => i,
@@ -129,6 +104,7 @@ pub fn rebuild(events: &[Envelope], stage_ids: Option<&[String]>) -> Option<Pipe
             EventStatus::Failed => {
                 s.status = StageStatus::Failed;
                 s.finished_at = Some(e.timestamp.clone());
+                s.duration_ms = duration_ms(p);
                 s.error_code = text(p, "error_code");
                 s.error = text(p, "error_message");
                 if let Some(g) = gates(&e.stage, p) {
@@ -137,9 +113,8 @@ pub fn rebuild(events: &[Envelope], stage_ids: Option<&[String]>) -> Option<Pipe
             }
         }
     }
-    let tp = &terminal.payload;
-    let success = terminal.status == EventStatus::Completed;
-    let failed_stage = text(tp, "failed_stage");
+    let success = outcome.status == OutcomeStatus::Success;
+    let failed_stage = outcome.failure.as_ref().map(|f| f.stage.clone());
     for s in &mut stages {
         if s.status == StageStatus::Pending || (!success && s.status == StageStatus::Running) {
             s.status = StageStatus::Skipped;
@@ -155,61 +130,32 @@ pub fn rebuild(events: &[Envelope], stage_ids: Option<&[String]>) -> Option<Pipe
         .filter(|g| g.status == GateStatus::Warning)
         .cloned()
         .collect();
-    let total_secs = tp
-        .get("total_duration_seconds")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
-    let parsed_field = |k: &str| {
-        parsed.as_ref().and_then(|p: &crate::prompt::ParsedPrompt| {
-            let v = serde_json::to_value(p).ok()?;
-            text(&v, k)
-        })
+    let total_ms = match (
+        jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", &first.timestamp),
+        jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", &terminal.timestamp),
+    ) {
+        _ if terminal.payload.get("total_duration_seconds").is_some() => terminal
+            .payload
+            .get("total_duration_seconds")
+            .and_then(Value::as_f64)
+            .map(|s| (s * 1000.0).round() as u64)
+            .unwrap_or(0),
+        (Ok(a), Ok(b)) => b.duration_since(a).as_millis().max(0) as u64,
+        _ => 0,
     };
-    let field = |k: &str| text(tp, k).or_else(|| parsed_field(k));
-    let compilation_status = text(tp, "compilation_status");
-    Some(PipelineResult {
-        correlation_id: first.correlation_id,
-        status: if success {
-            RunStatus::Success
-        } else {
-            RunStatus::Failed
-        },
+    Some(RunResult {
+        correlation_id: terminal.correlation_id,
+        workflow: terminal.workflow.clone(),
+        status: outcome.status,
         started_at: first.timestamp.clone(),
         finished_at: terminal.timestamp.clone(),
-        total_duration_ms: (total_secs * 1000.0).round() as u64,
-        node_type: field("node_type"),
-        node_name: field("node_name"),
-        service_name: field("service_name"),
-        domain: field("domain"),
-        parsed,
-        output_path: text(tp, "output_path"),
-        generated_files: match tp.get("files_written").and_then(Value::as_array) {
-            Some(f) => f
-                .iter()
-                .filter_map(|f| f.as_str().map(str::to_owned))
-                .collect(),
-            None => generated_files,
-        },
-        validation_passed: tp
-            .get("validation_passed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        compilation_passed: tp
-            .get("compilation_passed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        compilation_status,
-        error_code: text(tp, "error_code"),
-        error_summary: text(tp, "error_message"),
-        failed_stage,
-        failed_gate: text(tp, "failed_gate"),
-        recovery_suggestions: tp
-            .get("recovery_suggestions")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default(),
-        warnings,
+        total_duration_ms: total_ms,
         stages,
-        metadata,
+        outputs: outcome.outputs,
+        failure: outcome.failure,
+        warnings,
+        caused_by: outcome.caused_by,
+        engine_version: terminal.source.version.clone(),
     })
 }
 
@@ -225,7 +171,7 @@ pub struct TraceLine {
 }
 
 /// The timeline of a run: each stage, then its gates.
-pub fn timeline(result: &PipelineResult) -> Vec<TraceLine> {
+pub fn timeline(result: &RunResult) -> Vec<TraceLine> {
     let mut lines = Vec::new();
     for s in &result.stages {
         let outcome = serde_json::to_value(s.status)

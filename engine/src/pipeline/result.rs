@@ -1,11 +1,12 @@
-//! The run result (generation-pipeline spec §6): [`PipelineResult`], one [`StageRecord`] per
-//! contract stage and one [`GateRecord`] per gate. Every field comes from an envelope or a
-//! payload, so a result can be rebuilt from a run's events alone ([`PipelineResult::from_events`]).
+//! The run result: [`RunResult`] — status, one [`StageRecord`] per contract stage with one
+//! [`GateRecord`] per gate, the contract's `result:` outputs and, on failure, why. Every field
+//! comes from an envelope or a payload, so a result can be rebuilt from a run's events alone
+//! ([`crate::pipeline::replay::rebuild`]). A workflow package derives its own view from it.
 
+use crate::events::{RunFailure, WorkflowRef};
 use crate::pipeline::handler::GateStatus;
-use crate::prompt::ParsedPrompt;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,14 +19,10 @@ pub enum StageStatus {
     Skipped,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Success,
-    Failed,
-}
+/// Success or failure of a run.
+pub type RunStatus = crate::events::OutcomeStatus;
 
-/// A gate's outcome: the GateSummary of the events (§5.3) plus its stage.
+/// A gate's outcome: the GateSummary of the events plus its stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateRecord {
     pub gate_id: String,
@@ -92,42 +89,31 @@ impl StageRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct ResultMetadata {
-    pub prompt: String,
-    pub output_directory: String,
-    pub engine_version: String,
-    pub template_pack: Option<String>,
-}
-
+/// The outcome of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PipelineResult {
+pub struct RunResult {
     pub correlation_id: Uuid,
+    /// The workflow version that ran.
+    pub workflow: Option<WorkflowRef>,
     pub status: RunStatus,
     pub started_at: String,
     pub finished_at: String,
     pub total_duration_ms: u64,
+    /// One per contract stage, in execution order.
     pub stages: Vec<StageRecord>,
-    pub parsed: Option<ParsedPrompt>,
-    pub node_type: Option<String>,
-    pub node_name: Option<String>,
-    pub service_name: Option<String>,
-    pub domain: Option<String>,
-    pub output_path: Option<String>,
-    pub generated_files: Vec<String>,
-    pub validation_passed: bool,
-    pub compilation_passed: bool,
-    pub compilation_status: Option<String>,
-    pub error_code: Option<String>,
-    pub error_summary: Option<String>,
-    pub failed_stage: Option<String>,
-    pub failed_gate: Option<String>,
-    pub recovery_suggestions: Vec<String>,
+    /// The contract's `result:` mapping over the final run context.
+    pub outputs: Map<String, Value>,
+    /// Why the run failed (`None` on success).
+    pub failure: Option<RunFailure>,
+    /// Gates that warned.
     pub warnings: Vec<GateRecord>,
-    pub metadata: ResultMetadata,
+    /// The run whose event triggered this one (chained workflows).
+    #[serde(default)]
+    pub caused_by: Option<Uuid>,
+    pub engine_version: String,
 }
 
-impl PipelineResult {
+impl RunResult {
     pub fn success(&self) -> bool {
         self.status == RunStatus::Success
     }
@@ -152,22 +138,21 @@ impl PipelineResult {
         self.stages.iter().flat_map(|s| s.gates.iter())
     }
 
+    /// An output, if the run produced it (null counts as absent).
+    pub fn output(&self, name: &str) -> Option<&Value> {
+        self.outputs.get(name).filter(|v| !v.is_null())
+    }
+
     /// One line for humans.
     pub fn summary(&self) -> String {
-        match self.status {
-            RunStatus::Success => format!(
-                "generated {} ({} files, {} warnings) in {} ms",
-                self.output_path.as_deref().unwrap_or("?"),
-                self.generated_files.len(),
+        match &self.failure {
+            None => format!(
+                "succeeded in {} ms ({} warning{})",
+                self.total_duration_ms,
                 self.warnings.len(),
-                self.total_duration_ms
+                if self.warnings.len() == 1 { "" } else { "s" }
             ),
-            RunStatus::Failed => format!(
-                "failed in stage {} with {}: {}",
-                self.failed_stage.as_deref().unwrap_or("?"),
-                self.error_code.as_deref().unwrap_or("?"),
-                self.error_summary.as_deref().unwrap_or("")
-            ),
+            Some(f) => format!("failed in stage {} with {}: {}", f.stage, f.code, f.message),
         }
     }
 }

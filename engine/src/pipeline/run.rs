@@ -1,109 +1,105 @@
-//! A run's inputs and outputs on the event side: the [`RunRequest`] built from the trigger
-//! event, the [`EventSink`] every event of a run goes through (the bus, a channel for direct
-//! mode, a vector in tests), and the [`Emitter`] that numbers a run's events.
+//! A run's inputs and outputs on the event side: the [`RunRequest`] (which workflow, which
+//! trigger, which attempt), the [`EventSink`] every event of a run goes through (the bus, a
+//! channel for direct mode, a vector in tests), and the [`Emitter`] that numbers a run's events.
 
 use crate::events::{
-    Component, Envelope, EventCatalog, EventSource, EventStatus, SCHEMA_VERSION, TraceContext,
+    Component, Envelope, EventRegistry, EventSource, EventStatus, RunOutcome, SCHEMA_VERSION,
+    TraceContext, WorkflowRef,
 };
 use crate::pipeline::handler::BoxFuture;
-use crate::prompt::NodeType;
-use serde_json::{Value, json};
-use std::path::PathBuf;
+use serde_json::Value;
 use std::sync::Mutex;
 use uuid::Uuid;
 
-/// Everything a run starts from: the trigger event and the fields read from its payload.
+/// Everything a run starts from.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// The trigger (PromptSubmitted, seq 1). The run's own events continue from seq 2.
+    /// The workflow version the run executes (and finishes on).
+    pub workflow: WorkflowRef,
+    /// The event that triggered the run: a client's trigger (seq 1, no causation; its
+    /// correlation id is the run's, and the run's own events continue from seq 2) or another
+    /// run's event (the run gets a correlation id of its own, [`derived_run_id`], and its events
+    /// start at seq 1 with the trigger as their cause).
     pub trigger: Envelope,
-    pub prompt_text: String,
-    pub output_directory: PathBuf,
-    pub requested_by: String,
-    pub requested_node_type: Option<NodeType>,
-    pub force: bool,
-    pub compile: bool,
+    /// The run id.
+    pub correlation_id: Uuid,
     /// Delivery attempt (1 unless redelivered after a crash).
     pub attempt: u32,
 }
 
-/// Options of a new generation request, as the CLI takes them.
-#[derive(Debug, Clone)]
-pub struct PromptOptions {
-    pub prompt_text: String,
-    /// Absolute and normalised.
-    pub output_directory: PathBuf,
-    pub requested_by: String,
-    pub requested_node_type: Option<NodeType>,
-    pub force: bool,
-    pub compile: bool,
-    pub correlation_id: Uuid,
-    pub request_metadata: Value,
+/// Namespace of run ids derived from a triggering event.
+const RUN_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f6e_6578_2d72_756e_2d69_6400_0000_0001);
+
+/// The run id of workflow `workflow` triggered by another run's event `trigger_event`: the same
+/// for every delivery of that event, so a redelivered or re-published trigger finds its run.
+pub fn derived_run_id(workflow: &str, trigger_event: Uuid) -> Uuid {
+    Uuid::new_v5(
+        &RUN_ID_NAMESPACE,
+        format!("{workflow}/{trigger_event}").as_bytes(),
+    )
 }
 
 impl RunRequest {
-    /// Reads a PromptSubmitted envelope. Errors name the offending field.
-    pub fn from_trigger(trigger: Envelope) -> Result<RunRequest, String> {
-        let p = &trigger.payload;
-        let text = |k: &str| -> Result<String, String> {
-            p.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| format!("payload field '{k}' is missing or not a string"))
-        };
-        let requested_node_type = match p.get("requested_node_type") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(
-                NodeType::parse(s)
-                    .ok_or_else(|| format!("requested_node_type '{s}' is not a node type"))?,
-            ),
-            Some(other) => return Err(format!("requested_node_type {other} is not a string")),
-        };
-        Ok(RunRequest {
-            prompt_text: text("prompt_text")?,
-            output_directory: PathBuf::from(text("output_directory")?),
-            requested_by: text("requested_by")?,
-            requested_node_type,
-            force: p.get("force").and_then(Value::as_bool).unwrap_or(false),
-            compile: p.get("compile").and_then(Value::as_bool).unwrap_or(true),
-            attempt: trigger.attempt.max(1),
+    /// The run `trigger` starts for `workflow`.
+    pub fn new(workflow: WorkflowRef, trigger: Envelope, attempt: u32) -> RunRequest {
+        let correlation_id = run_id_for(&workflow.name, &trigger);
+        RunRequest {
+            workflow,
             trigger,
-        })
+            correlation_id,
+            attempt: attempt.max(1),
+        }
     }
 
-    /// The PromptSubmitted envelope for a new run (seq 1, no causation), as the CLI publishes it.
-    pub fn prompt_submitted(opts: &PromptOptions, source: EventSource) -> Envelope {
-        let mut payload = json!({
-            "prompt_text": opts.prompt_text,
-            "output_directory": opts.output_directory.to_string_lossy(),
-            "requested_by": opts.requested_by,
-            "force": opts.force,
-            "compile": opts.compile,
-            "request_metadata": opts.request_metadata,
-        });
-        if let Some(t) = opts.requested_node_type {
-            payload["requested_node_type"] = json!(t.as_upper());
-        }
-        Envelope {
-            event_id: Uuid::now_v7(),
-            event_type: "PromptSubmitted".into(),
-            schema_version: SCHEMA_VERSION.into(),
-            correlation_id: opts.correlation_id,
-            causation_id: None,
-            seq: 1,
-            attempt: 1,
-            timestamp: Envelope::now_timestamp(),
-            stage: "pipeline".into(),
-            status: EventStatus::Started,
-            source,
-            trace: crate::telemetry::current_traceparent()
-                .map(|traceparent| TraceContext {
-                    traceparent,
-                    tracestate: None,
-                })
-                .unwrap_or_else(new_trace_context),
-            payload,
-        }
+    /// Whether another run's event triggered this run.
+    pub fn is_chained(&self) -> bool {
+        !self.trigger.starts_own_run()
+    }
+
+    /// The run whose event triggered this one.
+    pub fn caused_by(&self) -> Option<Uuid> {
+        self.is_chained().then_some(self.trigger.correlation_id)
+    }
+}
+
+/// The run id a trigger starts for `workflow` (see [`RunRequest::trigger`]).
+pub fn run_id_for(workflow: &str, trigger: &Envelope) -> Uuid {
+    if trigger.starts_own_run() {
+        trigger.correlation_id
+    } else {
+        derived_run_id(workflow, trigger.event_id)
+    }
+}
+
+/// A client's trigger event: seq 1, no causation, stage `pipeline`, status `started`, with the
+/// current trace context (or a fresh one).
+pub fn trigger_envelope(
+    event_type: &str,
+    payload: Value,
+    correlation_id: Uuid,
+    source: EventSource,
+) -> Envelope {
+    Envelope {
+        event_id: Uuid::now_v7(),
+        event_type: event_type.to_owned(),
+        schema_version: SCHEMA_VERSION.into(),
+        correlation_id,
+        causation_id: None,
+        seq: 1,
+        attempt: 1,
+        timestamp: Envelope::now_timestamp(),
+        stage: crate::events::catalog::PIPELINE_STAGE.into(),
+        status: EventStatus::Started,
+        source,
+        trace: crate::telemetry::current_traceparent()
+            .map(|traceparent| TraceContext {
+                traceparent,
+                tracestate: None,
+            })
+            .unwrap_or_else(new_trace_context),
+        payload,
+        workflow: None,
+        outcome: None,
     }
 }
 
@@ -183,15 +179,17 @@ impl EventSink for ChannelSink {
     }
 }
 
-/// Numbers a run's events (seq, causation chain) and checks them against the catalogue.
+/// Numbers a run's events (seq, causation chain), stamps them with the workflow and checks
+/// them against the event catalogues.
 pub(crate) struct Emitter<'a> {
     sink: &'a dyn EventSink,
-    catalog: &'a EventCatalog,
+    events: &'a EventRegistry,
     validate: bool,
     correlation_id: Uuid,
     attempt: u32,
     trace: TraceContext,
     source: EventSource,
+    workflow: WorkflowRef,
     /// (last seq, last event id); held across the sink call so seq order = emission order.
     chain: tokio::sync::Mutex<(u64, Uuid)>,
 }
@@ -209,20 +207,28 @@ pub(crate) enum EmitError {
 impl<'a> Emitter<'a> {
     pub(crate) fn new(
         sink: &'a dyn EventSink,
-        catalog: &'a EventCatalog,
+        events: &'a EventRegistry,
         validate: bool,
         request: &RunRequest,
         source: EventSource,
     ) -> Self {
+        // A client's trigger is the run's seq 1; a run triggered by another run's event starts
+        // its own numbering, its first event caused by that event.
+        let first = if request.is_chained() {
+            (0, request.trigger.event_id)
+        } else {
+            (request.trigger.seq, request.trigger.event_id)
+        };
         Emitter {
             sink,
-            catalog,
+            events,
             validate,
-            correlation_id: request.trigger.correlation_id,
+            correlation_id: request.correlation_id,
             attempt: request.attempt,
             trace: request.trigger.trace.clone(),
             source,
-            chain: tokio::sync::Mutex::new((request.trigger.seq, request.trigger.event_id)),
+            workflow: request.workflow.clone(),
+            chain: tokio::sync::Mutex::new(first),
         }
     }
 
@@ -232,6 +238,7 @@ impl<'a> Emitter<'a> {
         stage: &str,
         status: EventStatus,
         payload: Value,
+        outcome: Option<RunOutcome>,
     ) -> Result<Envelope, EmitError> {
         let mut chain = self.chain.lock().await;
         let env = Envelope {
@@ -248,9 +255,11 @@ impl<'a> Emitter<'a> {
             source: self.source.clone(),
             trace: self.trace.clone(),
             payload,
+            workflow: Some(self.workflow.clone()),
+            outcome,
         };
         if self.validate {
-            self.catalog
+            self.events
                 .validate_envelope(&env)
                 .map_err(|e| EmitError::Invalid {
                     event_type: event_type.to_owned(),

@@ -1,24 +1,27 @@
-//! The orchestrator: consumes trigger events (PromptSubmitted) as a member of a consumer group
-//! and runs the pipeline contract for each, publishing every event on the bus.
+//! The orchestrator: consumes the trigger events of the workflows it hosts as a member of a
+//! consumer group, routes each to its workflow and runs it, publishing every event on the bus.
 //!
 //! Delivery is at-least-once, so every trigger goes through the run-state record first
-//! (generation-pipeline §5.2): a finished run re-publishes its recorded terminal event
+//! (docs/bus.md "Run state"): a finished run re-publishes its recorded terminal event
 //! unchanged; a run in progress elsewhere (its owner heartbeats the record) is left alone; a
-//! run whose owner stopped heartbeating (it crashed) is taken over as a new attempt. Scale-out
-//! is the bus's consumer groups; nothing here distributes work.
+//! run whose owner stopped heartbeating (it crashed) is taken over as a new attempt. A trigger
+//! that is another run's event (a workflow chained after another) starts a run with its own
+//! correlation id, derived from that event so redeliveries find it. Scale-out is the bus's
+//! consumer groups; nothing here distributes work.
 
 use crate::bus::{BusError, Delivery, EventBus, RunState, RunStatus};
-use crate::contract::executable::ExecutableContract;
-use crate::events::Envelope;
+use crate::events::{Envelope, WorkflowRef};
 use crate::pipeline::Executor;
-use crate::pipeline::result::PipelineResult;
-use crate::pipeline::run::RunRequest;
+use crate::pipeline::result::RunResult;
+use crate::pipeline::run::{RunRequest, run_id_for};
 use crate::service::BusSink;
+use crate::workflow::WorkflowSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
 /// Settings of an orchestrator.
 #[derive(Debug, Clone)]
@@ -76,7 +79,7 @@ pub struct Stats {
 pub struct Orchestrator {
     bus: Arc<dyn EventBus>,
     executor: Arc<Executor>,
-    contract: Arc<ExecutableContract>,
+    workflows: Arc<WorkflowSet>,
     opts: OrchestratorOptions,
     instance: String,
     ready: tokio::sync::watch::Sender<bool>,
@@ -86,7 +89,7 @@ impl Orchestrator {
     pub fn new(
         bus: Arc<dyn EventBus>,
         executor: Arc<Executor>,
-        contract: Arc<ExecutableContract>,
+        workflows: Arc<WorkflowSet>,
         opts: OrchestratorOptions,
     ) -> Arc<Self> {
         let instance =
@@ -94,7 +97,7 @@ impl Orchestrator {
         Arc::new(Orchestrator {
             bus,
             executor,
-            contract,
+            workflows,
             opts,
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
             ready: tokio::sync::watch::channel(false).0,
@@ -111,10 +114,15 @@ impl Orchestrator {
         self.ready.subscribe()
     }
 
-    /// Topics of the contract's triggers.
+    /// The workflows this orchestrator hosts.
+    pub fn workflows(&self) -> &Arc<WorkflowSet> {
+        &self.workflows
+    }
+
+    /// Topics of the hosted workflows' triggers.
     pub fn trigger_topics(&self) -> Result<Vec<String>, BusError> {
-        self.contract
-            .triggers
+        self.workflows
+            .trigger_types()
             .iter()
             .map(|t| self.bus.topic(t))
             .collect()
@@ -152,7 +160,12 @@ impl Orchestrator {
         let mut in_flight = 0usize;
         let mut stopping = false;
         let mut idle_since = Instant::now();
-        tracing::info!(instance = %self.instance, group = %self.opts.group, "orchestrator started");
+        tracing::info!(
+            instance = %self.instance,
+            group = %self.opts.group,
+            workflows = %self.workflows.workflows().iter().map(|w| w.id.to_string()).collect::<Vec<_>>().join(", "),
+            "orchestrator started"
+        );
         loop {
             // Settle what finished (non-blocking).
             while let Ok((delivery, outcome)) = done_rx.try_recv() {
@@ -260,26 +273,35 @@ impl Orchestrator {
 
     fn record(
         &self,
-        trigger: &Envelope,
+        run: Uuid,
+        workflow: &WorkflowRef,
         status: RunStatus,
         attempt: u32,
         terminal: Option<Envelope>,
     ) -> RunState {
         RunState {
-            correlation_id: trigger.correlation_id,
+            correlation_id: run,
             status,
             terminal,
             attempt,
             owner: Some(self.instance.clone()),
             updated_at: Envelope::now_timestamp(),
+            workflow: Some(workflow.clone()),
         }
     }
 
-    /// Handles one trigger: de-duplicate, take the run, execute it with heartbeats, record it.
-    /// Also how the CLI runs its own trigger in-process on the embedded bus (no group).
-    pub async fn handle(&self, mut trigger: Envelope) -> Outcome {
-        let cid = trigger.correlation_id;
-        let span = tracing::info_span!("run", correlation_id = %cid, traceparent = %trigger.trace.traceparent);
+    /// Handles one trigger: route it to its workflow, de-duplicate, take the run, execute it
+    /// with heartbeats, record it. Also how the CLI runs its own trigger in-process on the
+    /// embedded bus (no group).
+    pub async fn handle(&self, trigger: Envelope) -> Outcome {
+        let Some(workflow) = self.workflows.for_trigger(&trigger.event_type).cloned() else {
+            // Only hosted triggers are subscribed; an event of another type on those topics
+            // cannot run here, now or later.
+            tracing::error!(event_type = %trigger.event_type, "no hosted workflow takes this trigger");
+            return Outcome::Ran { success: false };
+        };
+        let cid = run_id_for(&workflow.id.name, &trigger);
+        let span = tracing::info_span!("run", correlation_id = %cid, workflow = %workflow.id.name, traceparent = %trigger.trace.traceparent);
         async move {
             let prior = match self.bus.get_run_state(cid).await {
                 Ok(p) => p,
@@ -303,30 +325,25 @@ impl Orchestrator {
                 Some(st) => st.attempt + 1,
                 None => 1,
             };
-            trigger.attempt = attempt;
+            let wf = &workflow.id;
             if let Err(e) = self
                 .bus
-                .put_run_state(&self.record(&trigger, RunStatus::InProgress, attempt, None))
+                .put_run_state(&self.record(cid, wf, RunStatus::InProgress, attempt, None))
                 .await
             {
                 return Outcome::Retry(format!("recording the run: {e}"));
             }
-            let request = match RunRequest::from_trigger(trigger.clone()) {
-                Ok(r) => r,
-                Err(e) => {
-                    // The catalogue's schema admitted it, yet it is unusable: record a failed run
-                    // rather than redelivering it forever.
-                    tracing::error!("unusable trigger: {e}");
-                    let st = self.record(&trigger, RunStatus::Failed, attempt, None);
-                    let _ = self.bus.put_run_state(&st).await;
-                    return Outcome::Ran { success: false };
-                }
-            };
+            let mut trigger = trigger;
+            if trigger.starts_own_run() {
+                // The trigger is the run's seq 1; its attempt is the run's.
+                trigger.attempt = attempt;
+            }
+            let request = RunRequest::new(wf.clone(), trigger, attempt);
             let sink =
                 BusSink::new(self.bus.clone()).recording_run_state(self.instance.clone(), attempt);
             let started = Instant::now();
             let result = {
-                let run = self.executor.run(&self.contract, request, &sink);
+                let run = self.executor.run(&workflow.contract, request, &sink);
                 tokio::pin!(run);
                 let mut beat = tokio::time::interval(self.opts.heartbeat);
                 beat.tick().await;
@@ -334,7 +351,7 @@ impl Orchestrator {
                     tokio::select! {
                         r = &mut run => break r,
                         _ = beat.tick() => {
-                            let st = self.record(&trigger, RunStatus::InProgress, attempt, None);
+                            let st = self.record(cid, wf, RunStatus::InProgress, attempt, None);
                             if let Err(e) = self.bus.put_run_state(&st).await {
                                 tracing::warn!("heartbeat: {e}");
                             }
@@ -361,7 +378,7 @@ impl Orchestrator {
 /// Metric names in one place (Prometheus text on `--metrics-addr`). Recording is a no-op until
 /// a recorder is installed, so library users and tests pay nothing.
 pub mod metrics {
-    use super::PipelineResult;
+    use super::RunResult;
     use std::time::Duration;
 
     pub fn published(event_type: &str) {
@@ -382,10 +399,17 @@ pub mod metrics {
         ::metrics::gauge!("onex_dlq_messages").set(total as f64);
     }
 
-    pub fn run_finished(r: &PipelineResult, took: Duration) {
+    pub fn run_finished(r: &RunResult, took: Duration) {
         let outcome = if r.success() { "success" } else { "failed" };
-        ::metrics::counter!("onex_runs_total", "outcome" => outcome).increment(1);
-        ::metrics::histogram!("onex_run_duration_seconds").record(took.as_secs_f64());
+        let (workflow, version) = r
+            .workflow
+            .as_ref()
+            .map(|w| (w.name.clone(), w.version.clone()))
+            .unwrap_or_default();
+        ::metrics::counter!("onex_runs_total", "outcome" => outcome, "workflow" => workflow.clone(), "workflow_version" => version.clone())
+            .increment(1);
+        ::metrics::histogram!("onex_run_duration_seconds", "workflow" => workflow, "workflow_version" => version)
+            .record(took.as_secs_f64());
         for s in &r.stages {
             if let Some(ms) = s.duration_ms {
                 ::metrics::histogram!("onex_stage_duration_seconds", "stage" => s.stage_id.clone())

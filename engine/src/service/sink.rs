@@ -32,7 +32,7 @@ impl BusSink {
         self
     }
 
-    /// The PipelineCompleted / PipelineFailed envelope, once published.
+    /// The run's terminal envelope, once published.
     pub fn terminal(&self) -> Option<Envelope> {
         self.terminal
             .lock()
@@ -44,7 +44,7 @@ impl BusSink {
 impl EventSink for BusSink {
     fn emit<'a>(&'a self, event: &'a Envelope) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let terminal = event.stage == "pipeline" && event.event_type != "PromptSubmitted";
+            let terminal = event.is_terminal();
             if terminal && let Some((owner, attempt)) = &self.record {
                 let state = RunState {
                     correlation_id: event.correlation_id,
@@ -57,6 +57,7 @@ impl EventSink for BusSink {
                     attempt: *attempt,
                     owner: Some(owner.clone()),
                     updated_at: Envelope::now_timestamp(),
+                    workflow: event.workflow.clone(),
                 };
                 self.bus
                     .put_run_state(&state)

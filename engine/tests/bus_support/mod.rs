@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onex_engine::bus::{BusConfig, Consumer, EventBus, Role, RunState, RunStatus, connect};
-use onex_engine::events::{Component, Envelope, EventSource, EventStatus, TraceContext};
+use onex_engine::events::{
+    Component, Envelope, EventRegistry, EventSource, EventStatus, TraceContext,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -159,7 +161,7 @@ impl TestBus {
             },
         };
         let cfg = test_config(&url, test);
-        match connect(&cfg, Role::Service).await {
+        match connect(&cfg, Role::Service, events()).await {
             Ok(bus) => Some(TestBus {
                 bus,
                 cfg,
@@ -267,7 +269,7 @@ impl TestBus {
         let mut cfg = test_config(&url, test);
         // Short, so that a publish while the broker is down fails quickly.
         cfg.timeout_ms = 4000;
-        let bus = connect(&cfg, Role::Service)
+        let bus = connect(&cfg, Role::Service, events())
             .await
             .unwrap_or_else(|e| panic!("connect to the test's own broker {url}: {e}"));
         Some(TestBus {
@@ -281,7 +283,9 @@ impl TestBus {
 
     /// A second, independent connection (as another process would have).
     pub async fn reconnect(&self) -> Arc<dyn EventBus> {
-        connect(&self.cfg, Role::Service).await.expect("reconnect")
+        connect(&self.cfg, Role::Service, events())
+            .await
+            .expect("reconnect")
     }
 
     /// Kill the broker (SIGKILL) and start it again on the same port and storage; the
@@ -309,7 +313,7 @@ impl TestBus {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match connect(&self.cfg, Role::Service).await {
+            match connect(&self.cfg, Role::Service, events()).await {
                 Ok(bus) if bus.health().await.is_ok() => {
                     self.bus = bus;
                     return;
@@ -443,7 +447,24 @@ pub fn envelope(
         },
         trace: trace(),
         payload,
+        workflow: None,
+        outcome: None,
     }
+}
+
+/// The event catalogues the bus tests publish: the engine's own and a real workflow catalogue
+/// of this repository (data only; the bus knows no workflow).
+pub fn events() -> Arc<EventRegistry> {
+    static EVENTS: std::sync::OnceLock<Arc<EventRegistry>> = std::sync::OnceLock::new();
+    EVENTS
+        .get_or_init(|| {
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/pipeline_events.yaml");
+            let catalog = onex_engine::contract::executable::load_catalog(&path)
+                .unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
+            Arc::new(EventRegistry::with([catalog]).expect("catalogues agree"))
+        })
+        .clone()
 }
 
 pub fn prompt(run: Uuid) -> Envelope {
@@ -471,7 +492,7 @@ pub fn progress(run: Uuid, seq: u64, attempt: u32) -> Envelope {
 }
 
 pub fn completed(run: Uuid, seq: u64) -> Envelope {
-    envelope(
+    let mut e = envelope(
         run,
         "PipelineCompleted",
         seq,
@@ -483,7 +504,14 @@ pub fn completed(run: Uuid, seq: u64) -> Envelope {
             "validation_passed": true, "compilation_passed": true, "compilation_status": "passed",
             "warnings": [], "total_duration_seconds": 1.5, "stage_durations": {"parsing": 3}
         }),
-    )
+    );
+    e.outcome = Some(onex_engine::events::RunOutcome {
+        status: onex_engine::events::OutcomeStatus::Success,
+        outputs: Default::default(),
+        failure: None,
+        caused_by: None,
+    });
+    e
 }
 
 /// A short run spread over several topics, seq 1..=N with causation chained.
@@ -521,5 +549,6 @@ pub fn run_state(id: Uuid, terminal: Option<Envelope>) -> RunState {
         attempt: 1,
         owner: Some("bus-test".into()),
         updated_at: Envelope::now_timestamp(),
+        workflow: None,
     }
 }
