@@ -619,7 +619,7 @@ pub async fn g14_import_with(
                 return fail(
                     format!(
                         "py_compile failed: {}",
-                        describe_failure(&r, opts.import_timeout)
+                        describe_failure(r, opts.import_timeout)
                     ),
                     json!({"py_compile": "fail", "import": "not_tested"}),
                 )
