@@ -652,3 +652,109 @@ async fn a_failed_stage_reports_its_own_duration_not_the_runs() {
             .is_none_or(|d| d.as_u64() < Some(1_000))
     );
 }
+
+// ── Built-in steps, through the executor (real processes: no paused clock) ──────────────────
+
+/// `outputs:` computes context entries; `command` with JSON stdout feeds an expression gate;
+/// `emit` publishes a declared event mid-run; the result reads all three.
+#[tokio::test]
+async fn outputs_command_and_emit_steps_need_no_rust() {
+    let c = workflow_with(
+        "sequential",
+        json!([
+            {"id": "sizes", "outputs": {"doubled": "trigger.size * 2", "name": "trigger.job | upper"}},
+            {"id": "count", "depends_on": ["sizes"], "handler": "command",
+             "params": {"argv": ["sh", "-c", "printf '{\"n\": %s}' \"$1\"", "sh", "{{ sizes.doubled }}"],
+                        "stdout": "json"},
+             "gates": [{"id": "C1", "name": "Counted", "type": "BLOCKING",
+                        "expression": "count.json.n == 6", "fail_message": "n = {{ count.json.n }}",
+                        "error_code": "CHK", "recovery_suggestions": ["count again"]}]},
+            {"id": "tell", "depends_on": ["count"], "handler": "emit",
+             "params": {"type": "JobStepDone", "payload": {"step": "count.json.n", "note": "sizes.name"}}},
+        ]),
+        json!({"result": {"job": "trigger.job", "n": "count.json.n", "exit": "count.exit_code"}}),
+    );
+    let (r, events) = run(&c).await;
+    assert!(r.success(), "{:?}", r.failure);
+    assert_eq!(r.outputs["n"], 6);
+    assert_eq!(r.outputs["exit"], 0);
+    let step = events
+        .iter()
+        .find(|e| e.event_type == "JobStepDone")
+        .expect("emitted");
+    assert_eq!(step.payload, json!({"step": 6, "note": "TEST JOB"}));
+    assert_eq!(step.stage, "tell");
+    assert_eq!(step.correlation_id, r.correlation_id);
+    assert_rebuilds(&c, &r, &events);
+}
+
+/// A command's exit code decides a gate; its stderr tail is in the failure's details.
+#[tokio::test]
+async fn a_command_gate_fails_on_its_exit_code_with_the_stderr_tail() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "check", "gates": [
+            {"id": "K1", "name": "Tool Happy", "type": "BLOCKING", "handler": "command",
+             "params": {"argv": ["sh", "-c", "echo broken: {{ trigger.job }} >&2; exit 3"]},
+             "error_code": "CHK", "recovery_suggestions": ["fix it"]}]}]),
+    );
+    let (r, _) = run(&c).await;
+    let f = r.failure.as_ref().expect("failed");
+    assert_eq!(
+        (f.code.as_str(), f.failed_gate.as_deref()),
+        ("CHK", Some("K1"))
+    );
+    let gate = &r.stages[0].gates[0];
+    assert_eq!(gate.status, GateStatus::Fail);
+    let details = serde_json::to_string(&gate.details).unwrap();
+    assert!(details.contains("broken: test job"), "{details}");
+    assert!(details.contains("\"exit_code\":3"), "{details}");
+}
+
+/// A command over its `timeout_ms` is killed and its stage fails with COMMAND_TIMEOUT, long
+/// before the program would have ended; a program that is not installed fails with
+/// COMMAND_NOT_FOUND, or is a warning with `when_missing: warn`.
+#[tokio::test]
+async fn command_timeouts_and_missing_programs() {
+    let c = contract(
+        "sequential",
+        json!([{"id": "wait", "handler": "command",
+                "params": {"argv": ["sleep", "30"], "timeout_ms": 200}}]),
+    );
+    let t0 = std::time::Instant::now();
+    let (r, events) = run(&c).await;
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert_eq!(code(&r), Some("COMMAND_TIMEOUT"));
+    let last = events.last().unwrap();
+    assert_eq!(last.event_type, "RunFailed");
+    assert_eq!(last.payload["error_code"], "COMMAND_TIMEOUT");
+
+    let c = contract(
+        "sequential",
+        json!([{"id": "tool", "handler": "command",
+                "params": {"argv": ["onex-test-no-such-program", "x"]}}]),
+    );
+    let (r, _) = run(&c).await;
+    assert_eq!(code(&r), Some("COMMAND_NOT_FOUND"));
+    assert!(
+        r.failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("onex-test-no-such-program"),
+        "{:?}",
+        r.failure
+    );
+
+    let c = contract(
+        "sequential",
+        json!([{"id": "lint", "gates": [
+            {"id": "L1", "name": "Lint", "type": "WARNING", "handler": "command",
+             "params": {"argv": ["onex-test-no-such-program"], "when_missing": "warn"},
+             "error_code": "CHK", "recovery_suggestions": ["install it"]}]}]),
+    );
+    let (r, _) = run(&c).await;
+    assert!(r.success(), "{:?}", r.failure);
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!(r.warnings[0].gate_id, "L1");
+}

@@ -67,6 +67,19 @@ pub fn orchestrator_with(
     wait_ready: bool,
     concurrency: usize,
 ) -> Proc {
+    orchestrator_hosting(state, url, prefix, out, wait_ready, concurrency, &[])
+}
+
+/// [`orchestrator_with`] hosting the workflow contracts `workflows` (default: the shipped ones).
+pub fn orchestrator_hosting(
+    state: &Path,
+    url: &str,
+    prefix: &str,
+    out: &Path,
+    wait_ready: bool,
+    concurrency: usize,
+    workflows: &[&Path],
+) -> Proc {
     let concurrency = concurrency.to_string();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
         .args([
@@ -78,6 +91,7 @@ pub fn orchestrator_with(
             "--allowed-root",
         ])
         .arg(out)
+        .args(workflows.iter().flat_map(|w| [Path::new("--workflow"), w]))
         .env("ONEX_TOPIC_PREFIX", prefix)
         .env("XDG_STATE_HOME", state)
         .current_dir(state)
