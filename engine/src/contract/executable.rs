@@ -528,7 +528,7 @@ pub fn load_catalog(path: &Path) -> Result<Arc<EventCatalog>, Vec<Diagnostic>> {
             path: file,
             pos,
             pointer: pointer.into(),
-            help: "fix the event catalogue (docs/contracts.md \"The event catalogue\")".into(),
+            help: "fix the event catalogue (docs/contracts.md \"Event catalogues\")".into(),
         }
     };
     // A file that cannot be read has no place to point at: its one diagnostic has no
@@ -657,7 +657,7 @@ pub fn check_value(
                 "ONEX107",
                 &e.pointer(),
                 e.to_string(),
-                "see docs/contracts.md \"The event catalogue\"",
+                "see docs/contracts.md \"Event catalogues\"",
             );
         }
         return;

@@ -1,6 +1,6 @@
 //! Events: the envelope every event travels in, event catalogues (data files that workflows
 //! name, loaded at run time) and the registry of the catalogues a process has loaded, which the
-//! executor and the bus share (docs/contracts.md "The event catalogue").
+//! executor and the bus share (docs/contracts.md "Event catalogues").
 
 pub mod catalog;
 mod envelope;
