@@ -827,6 +827,16 @@ fn rule_101_events(
     f: &mut Findings<'_>,
 ) {
     let help = "use an event type of the workflow's catalogue (`onex schema events`)";
+    let scope = EventScope {
+        events,
+        triggers: onex
+            .get("triggers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect(),
+    };
     for (i, t) in onex
         .get("triggers")
         .and_then(Value::as_array)
@@ -871,7 +881,7 @@ fn rule_101_events(
         };
         check_event(
             f,
-            events,
+            &scope,
             &pointer,
             event_type,
             "pipeline",
@@ -891,7 +901,7 @@ fn rule_101_events(
             let (event_type, fields) = declared;
             check_event(
                 f,
-                events,
+                &scope,
                 &ptr(&["onex", "stages", &si.to_string(), "params"]),
                 &event_type,
                 stage_id,
@@ -915,7 +925,7 @@ fn rule_101_events(
                 .collect();
             check_event(
                 f,
-                events,
+                &scope,
                 &pointer,
                 event_type,
                 stage_id,
@@ -927,11 +937,45 @@ fn rule_101_events(
     }
 }
 
+/// The catalogue as ONEX101 sees it: the loaded events and the workflow's trigger types.
+struct EventScope<'a> {
+    events: &'a EventRegistry,
+    triggers: Vec<&'a str>,
+}
+
+impl EventScope<'_> {
+    /// The JSON types a plain `trigger.a.b` path can hold, from the triggers' payload schemas
+    /// (`null` left out: a missing optional field is the run's business). `None` when the
+    /// expression is not such a path or any trigger leaves the field's type open.
+    fn trigger_path_types(&self, expression: &str) -> Option<BTreeSet<String>> {
+        let path = expression.trim().strip_prefix("trigger.")?;
+        let segments: Vec<&str> = path.split('.').collect();
+        let plain = |s: &&str| {
+            let mut c = s.chars();
+            c.next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if self.triggers.is_empty() || !segments.iter().all(plain) {
+            return None;
+        }
+        let mut types = BTreeSet::new();
+        for t in &self.triggers {
+            let mut schema = &self.events.get(t)?.payload_schema;
+            for seg in &segments {
+                schema = field_schema(schema, seg)?;
+            }
+            types.extend(schema_types(schema)?.into_iter().filter(|t| t != "null"));
+        }
+        (!types.is_empty()).then_some(types)
+    }
+}
+
 /// One declared event against the catalogue (see [`rule_101_events`]).
 #[allow(clippy::too_many_arguments)]
 fn check_event(
     f: &mut Findings<'_>,
-    events: &EventRegistry,
+    scope: &EventScope<'_>,
     pointer: &str,
     event_type: &str,
     stage_id: &str,
@@ -939,7 +983,7 @@ fn check_event(
     failure_codes: Option<&BTreeSet<String>>,
     code_expression: &str,
 ) {
-    let Some(def) = events.get(event_type) else {
+    let Some(def) = scope.events.get(event_type) else {
         f.error(
             "ONEX101",
             pointer,
@@ -1025,6 +1069,24 @@ fn check_event(
                     "'{field}' of '{event_type}' must be {}, but `{e}` yields {}",
                     allowed.join(" or "),
                     t.schema_name()
+                ),
+                "map the field to an expression of the catalogue's type",
+            );
+        } else if let Some(held) = scope.trigger_path_types(e)
+            && let Some(allowed) = schema_types(fs)
+            && !held.iter().any(|h| {
+                allowed
+                    .iter()
+                    .any(|a| a == h || (a == "number" && h == "integer"))
+            })
+        {
+            f.error(
+                "ONEX101",
+                &fp,
+                format!(
+                    "'{field}' of '{event_type}' must be {}, but `{e}` is {} (the trigger's payload schema)",
+                    allowed.join(" or "),
+                    held.iter().cloned().collect::<Vec<_>>().join(" or ")
                 ),
                 "map the field to an expression of the catalogue's type",
             );
