@@ -111,8 +111,10 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
         None => None,
     };
     if let Some(addr) = args.metrics_addr {
-        match crate::metrics::serve(addr, bus.clone()).await {
-            Ok(bound) => eprintln!("onex orchestrator: metrics on http://{bound}/metrics"),
+        match crate::metrics::serve(addr, bus.clone(), orch.ready()).await {
+            Ok(bound) => eprintln!(
+                "onex orchestrator: metrics on http://{bound}/metrics (/healthz, /readyz)"
+            ),
             Err(e) => {
                 eprintln!("onex orchestrator: metrics on {addr}: {e}");
                 return ExitCode::from(2);
@@ -134,6 +136,11 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
         }
+        // What happens next, so that a wait is not taken for a hang.
+        eprintln!(
+            "onex orchestrator: shutting down: taking no new runs; waiting for the runs in \
+             flight to finish, then leaving the consumer group"
+        );
         on_signal.cancel();
     });
     eprintln!(
