@@ -4,7 +4,9 @@
 #   scripts/brokers.sh start   install what is missing, start redis-server, Tansu (Kafka protocol,
 #                              memory storage) and a moto S3 emulator (for Tansu restart tests) on
 #                              free 127.0.0.1 ports, write their URLs to the env file; idempotent
-#   scripts/brokers.sh stop    stop what `start` started (by recorded pid only)
+#   scripts/brokers.sh stop [NAME…]  stop what `start` started (by recorded pid only): all, or
+#                              the named ones (redis, tansu, moto)
+#   scripts/brokers.sh running print the names of the brokers running now, one a line
 #   scripts/brokers.sh env     print the env file (KEY=VALUE lines, shell-sourceable)
 #
 # State lives in $ONEX_BROKERS_DIR (default /var/tmp/onex-brokers): venv, pids, logs, env file.
@@ -137,9 +139,27 @@ ENV
   cat "$ENV_FILE"
 }
 
+NAMES=(tansu moto redis)
+
+running() {
+  local name
+  for name in "${NAMES[@]}"; do
+    if alive "$name"; then echo "$name"; fi
+  done
+}
+
 stop() {
   local name pid
-  for name in tansu moto redis; do
+  local names=("$@")
+  [[ $# -gt 0 ]] || names=("${NAMES[@]}")
+  for name in "${names[@]}"; do
+    case "$name" in
+    tansu | moto | redis) ;;
+    *)
+      log "unknown broker '$name' (redis, tansu, moto)"
+      return 2
+      ;;
+    esac
     if alive "$name"; then
       pid=$(cat "$DIR/$name.pid")
       kill "$pid" 2>/dev/null || true
@@ -147,15 +167,20 @@ stop() {
     fi
     rm -f "$DIR/$name.pid"
   done
-  rm -f "$ENV_FILE"
+  # The env file names every broker: it goes when none is left running.
+  if [[ -z "$(running)" ]]; then rm -f "$ENV_FILE"; fi
 }
 
 case "${1:-}" in
 start) start ;;
-stop) stop ;;
+stop)
+  shift
+  stop "$@"
+  ;;
+running) running ;;
 env) [[ -f "$ENV_FILE" ]] && cat "$ENV_FILE" || { log "not started (no $ENV_FILE)"; exit 1; } ;;
 *)
-  echo "usage: $0 start|stop|env" >&2
+  echo "usage: $0 start|stop [NAME…]|running|env" >&2
   exit 2
   ;;
 esac

@@ -4,9 +4,7 @@
 The template pack's G4/G11 checks read this table; it is generated, never written by hand
 (generation-pipeline spec §4.9). Run it with a Python >= 3.12 that has the pinned release:
 
-    /root/.pyenv/versions/3.12.*/bin/python -m venv /var/tmp/onex-py312
-    /var/tmp/onex-py312/bin/pip install omnibase-core==0.47.57 mypy
-    /var/tmp/onex-py312/bin/python scripts/gen-symbol-table.py --pin 0.47.57
+    "$(scripts/python-env.sh)" scripts/gen-symbol-table.py --pin 0.47.57
 
 What it does:
   1. scans the pack's templates (*.j2) for `from omnibase_core.… import …` lines; the node-type

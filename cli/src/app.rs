@@ -20,8 +20,9 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config) -> Result<App, String> {
+        use onex_generation::request::{CONFIG_KEYS, CONFIG_SECTIONS};
         config
-            .check_sections(onex_generation::request::CONFIG_SECTIONS)
+            .check_keys(CONFIG_SECTIONS, CONFIG_KEYS)
             .map_err(|e| format!("configuration error: {e}"))?;
         let handlers = Handlers::builtin()
             .with(onex_generation::HANDLERS)

@@ -28,6 +28,18 @@ struct Cli {
     /// build with `--features otlp`.
     #[arg(long, global = true, value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// Read the configuration from FILE instead of ./onex.toml or the XDG config file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Log lines on stderr as text or JSON objects (`ONEX_LOG` sets the level).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +64,8 @@ enum Command {
     Trace(cmd::runs::RunArgs),
     /// Recent runs with their outcome.
     Runs(cmd::runs::RunsArgs),
+    /// Print the effective configuration and where each value comes from.
+    Config(cmd::config::ConfigArgs),
     /// Operate on the bus: tail, publish, replay.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -71,7 +85,7 @@ struct ReplayArgs {
     #[arg(long)]
     correlation_id: uuid::Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     bus: Option<String>,
     /// NDJSON output.
     #[arg(long)]
@@ -107,14 +121,15 @@ fn main() -> ExitCode {
             };
         }
     };
-    let _otel = match init_tracing(cli.otlp_endpoint.as_deref()) {
+    let service = matches!(cli.command, Command::Orchestrator(_));
+    let _otel = match init_tracing(cli.otlp_endpoint.as_deref(), cli.log_format, service) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("onex: {e}");
             return ExitCode::from(2);
         }
     };
-    let app = match load_app() {
+    let app = match load_app(cli.config.as_deref()) {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -123,6 +138,7 @@ fn main() -> ExitCode {
         Command::Graph(a) => cmd::graph::run(a, Some(&app.handlers)),
         Command::Schema(a) => cmd::schema::run(a, &app),
         Command::Handlers(a) => cmd::handlers::run(a, &app),
+        Command::Config(a) => cmd::config::run(a, &app),
         Command::Generate(a) => with_runtime(cmd::generate::run(a, &app)),
         Command::Run(a) => with_runtime(cmd::run::run(a, &app)),
         Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, &app)),
@@ -141,10 +157,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The configuration (working directory, XDG) and the handlers this binary links.
-fn load_app() -> Result<App, ExitCode> {
+/// The configuration (`--config FILE`, else working directory, XDG) and the handlers this
+/// binary links.
+fn load_app(file: Option<&std::path::Path>) -> Result<App, ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let config = Config::load(&cwd).map_err(|e| {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let file = file
+        .map(|f| f.to_path_buf())
+        .or_else(|| Config::find_file(&cwd, &env));
+    let config = Config::load_file_with(file.as_deref(), &env).map_err(|e| {
         eprintln!("onex: configuration error: {e}");
         ExitCode::from(2)
     })?;
@@ -154,13 +175,38 @@ fn load_app() -> Result<App, ExitCode> {
     })
 }
 
-/// Logs to stderr (`ONEX_LOG`, default warn); with `--otlp-endpoint`, spans also go to OTLP.
-fn init_tracing(otlp: Option<&str>) -> Result<Option<Box<dyn std::any::Any>>, String> {
+/// Logs to stderr (`ONEX_LOG`, default warn; info of the service for `onex orchestrator`), as
+/// text or JSON; with `--otlp-endpoint`, spans also go to OTLP.
+fn init_tracing(
+    otlp: Option<&str>,
+    format: LogFormat,
+    service: bool,
+) -> Result<Option<Box<dyn std::any::Any>>, String> {
+    use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    // A service logs its runs' starts and ends (info); the other commands only problems.
+    let default = if service {
+        "warn,onex_engine::service=info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a person at a terminal: a log file, a pipe or CI gets no escape codes.
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let fmt = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .boxed(),
+    };
     let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
     match otlp {
         None => {

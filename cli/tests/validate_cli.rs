@@ -240,11 +240,8 @@ fn no_include_makes_the_include_fixture_fail() {
 
 #[test]
 fn corpus_validates_without_errors() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/onex-corpus");
-    if !corpus.is_dir() {
-        eprintln!("!!!!!!!! SKIPPED: ../shared/onex-corpus not found !!!!!!!!");
-        return;
-    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/onex-corpus");
+    assert!(corpus.is_dir(), "{} is missing", corpus.display());
     onex()
         .arg("validate")
         .arg(&corpus)

@@ -1,4 +1,4 @@
-//! The real ONEX corpus (`../shared/onex-corpus`, spec §12): every file gets its INDEX.tsv
+//! The real ONEX corpus (`tests/fixtures/onex-corpus`, spec §12): every file gets its INDEX.tsv
 //! outcome and the findings the spec lists; the parallel pipeline has 5 waves; the `!include`
 //! fixture loads with include support and fails with ONEX002 without it.
 
@@ -7,18 +7,16 @@ use std::path::{Path, PathBuf};
 use onex_engine::contract::{ValidateOptions, WorkflowGraph, validate_file, validate_paths};
 use onex_engine::diag::Severity;
 
-fn corpus() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/onex-corpus");
-    let alt = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/onex-corpus");
-    for p in [root, alt, PathBuf::from("/work/shared/onex-corpus")] {
-        if p.join("INDEX.tsv").is_file() {
-            return Some(p);
-        }
-    }
-    eprintln!(
-        "\n!!!!!!!! SKIPPED: onex-corpus not found next to the repository (../shared/onex-corpus) !!!!!!!!\n"
+/// The corpus, kept in the repository (`tests/fixtures/onex-corpus`, MIT, its LICENSE.txt) so
+/// that a bare clone checks it.
+fn corpus() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/onex-corpus");
+    assert!(
+        p.join("INDEX.tsv").is_file(),
+        "{} is missing from the repository",
+        p.display()
     );
-    None
+    p
 }
 
 /// The corpus path of an INDEX.tsv row (`extra/…` rows keep their prefix, core rows sit under
@@ -42,7 +40,7 @@ fn codes(r: &onex_engine::contract::FileReport) -> Vec<String> {
 
 #[test]
 fn corpus_outcomes_match_index() {
-    let Some(corpus) = corpus() else { return };
+    let corpus = corpus();
     let index = std::fs::read_to_string(corpus.join("INDEX.tsv")).unwrap();
     let mut rows = 0;
     for line in index.lines().skip(1) {
@@ -97,7 +95,7 @@ fn count(r: &onex_engine::contract::FileReport, code: &str) -> usize {
 
 #[test]
 fn corpus_findings_of_spec_section_12() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let opts = ValidateOptions::default();
     let r = validate_file(
         &find(&c, "node_compliance_orchestrator/contract.yaml"),
@@ -178,7 +176,7 @@ fn corpus_findings_of_spec_section_12() {
 
 #[test]
 fn include_fixture_with_and_without_include_support() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let f = find(&c, "fixtures/contract_with_include.yaml");
     let r = validate_file(&f, &ValidateOptions::default(), None);
     assert!(r.diagnostics.is_empty(), "{:#?}", codes(&r));
@@ -208,7 +206,7 @@ fn include_fixture_with_and_without_include_support() {
 
 #[test]
 fn data_pipeline_has_five_waves() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let r = validate_file(
         &find(&c, "orchestrator_data_pipeline.yaml"),
         &ValidateOptions::default(),
@@ -231,7 +229,7 @@ fn data_pipeline_has_five_waves() {
 
 #[test]
 fn whole_corpus_directory_in_one_run() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let report = validate_paths(&[c], &ValidateOptions::default(), None).unwrap();
     assert_eq!(report.files.len(), 13);
     assert_eq!(report.errors(), 0);
@@ -241,7 +239,7 @@ fn whole_corpus_directory_in_one_run() {
 /// position mapping on real files shows up here.
 #[test]
 fn corpus_findings_snapshot() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let report =
         validate_paths(std::slice::from_ref(&c), &ValidateOptions::default(), None).unwrap();
     let mut out = String::new();

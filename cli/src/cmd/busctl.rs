@@ -17,6 +17,35 @@ use uuid::Uuid;
 /// Exit code: the bus could not be reached.
 pub const EXIT_UNREACHABLE: u8 = 4;
 
+/// `--bus URL`: an empty value is a mistake (an unset variable in a script), never "the
+/// default" — the configured bus is what omitting the flag gives.
+pub fn parse_bus_url(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "the bus URL is empty: give embedded[:DIR], kafka://host:port or \
+                    redis://host:port, or omit --bus for the configured one (onex config)"
+                .into(),
+        );
+    }
+    Ok(s.to_owned())
+}
+
+/// A listen address given as `host:port`; host names are resolved (`localhost:9464`), the
+/// first IPv4 address preferred.
+pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<std::net::SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("{e} (give host:port, e.g. 127.0.0.1:9464 or localhost:9464)"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
+}
+
 /// The bus settings: configuration, with `--bus` on top.
 pub fn bus_config(config: &Config, url: Option<&str>) -> BusConfig {
     let mut cfg = BusConfig::from_section(&config.bus);

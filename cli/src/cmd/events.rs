@@ -21,7 +21,7 @@ pub enum EventsCmd {
     /// Print events as they arrive (every topic of the loaded catalogues unless --topic is given).
     Tail {
         /// The bus (default: configuration, `ONEX_BUS`).
-        #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+        #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
         bus: Option<String>,
         /// An event type (`PromptSubmitted`), a topic suffix (`prompt_submitted`, `dlq`) or a
         /// full topic name; repeatable.
@@ -46,7 +46,7 @@ pub enum EventsCmd {
     /// Publish one event built from a payload file.
     Publish {
         /// The bus (default: configuration, `ONEX_BUS`).
-        #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+        #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
         bus: Option<String>,
         /// Event type of the catalogue (`PromptSubmitted`).
         #[arg(long = "type")]

@@ -55,7 +55,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub keep_failed: bool,
     /// The bus: `embedded[:PATH]`, `kafka://host:port`, `redis://host:port` (default: config).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// Publish and return at once with the correlation id.
     #[arg(long, conflicts_with = "direct")]

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, clap::Args)]
 pub struct OrchestratorArgs {
     /// The bus (default: configuration, `ONEX_BUS`).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// Consumer group; orchestrators of one group share the work.
     #[arg(long, value_name = "G")]
@@ -24,8 +24,9 @@ pub struct OrchestratorArgs {
     /// Runs at once.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Serve Prometheus metrics (`/metrics`) and liveness (`/healthz`) here.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve Prometheus metrics (`/metrics`), liveness (`/healthz`) and readiness (`/readyz`)
+    /// here (`127.0.0.1:9464`, `localhost:9464`).
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::cmd::busctl::parse_listen_addr)]
     pub metrics_addr: Option<SocketAddr>,
     /// Where runs may write (repeatable; default: the working directory).
     #[arg(long = "allowed-root", value_name = "DIR")]
@@ -110,8 +111,10 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
         None => None,
     };
     if let Some(addr) = args.metrics_addr {
-        match crate::metrics::serve(addr, bus.clone()).await {
-            Ok(bound) => eprintln!("onex orchestrator: metrics on http://{bound}/metrics"),
+        match crate::metrics::serve(addr, bus.clone(), orch.ready()).await {
+            Ok(bound) => eprintln!(
+                "onex orchestrator: metrics on http://{bound}/metrics (/healthz, /readyz)"
+            ),
             Err(e) => {
                 eprintln!("onex orchestrator: metrics on {addr}: {e}");
                 return ExitCode::from(2);
@@ -133,6 +136,11 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
         }
+        // What happens next, so that a wait is not taken for a hang.
+        eprintln!(
+            "onex orchestrator: shutting down: taking no new runs; waiting for the runs in \
+             flight to finish, then leaving the consumer group"
+        );
         on_signal.cancel();
     });
     eprintln!(

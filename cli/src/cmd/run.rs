@@ -47,7 +47,7 @@ pub struct RunWorkflowArgs {
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
     /// The bus: `embedded[:PATH]`, `kafka://host:port`, `redis://host:port` (default: config).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
 }
 

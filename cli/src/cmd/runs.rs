@@ -17,7 +17,7 @@ pub struct RunArgs {
     /// The run's correlation id.
     pub correlation_id: Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// JSON output.
     #[arg(long)]
@@ -27,7 +27,7 @@ pub struct RunArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunsArgs {
     /// The bus (default: configuration, `ONEX_BUS`).
-    #[arg(long, value_name = "URL", env = "ONEX_BUS")]
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// How many recent runs.
     #[arg(long, default_value_t = 20)]

@@ -175,7 +175,12 @@ impl Orchestrator {
                     .await;
             }
             if !stopping && shutdown.is_cancelled() {
-                tracing::info!(in_flight, "shutting down: finishing runs in flight");
+                tracing::info!(
+                    in_flight,
+                    group = %self.opts.group,
+                    "shutting down: waiting for {in_flight} run(s) in flight to finish, then \
+                     leaving the consumer group"
+                );
                 stopping = true;
             }
             if stopping && in_flight == 0 {
@@ -342,6 +347,7 @@ impl Orchestrator {
             let sink =
                 BusSink::new(self.bus.clone()).recording_run_state(self.instance.clone(), attempt);
             let started = Instant::now();
+            tracing::info!(correlation_id = %cid, workflow = %wf.name, attempt, "run started");
             let result = {
                 let run = self.executor.run(&workflow.contract, request, &sink);
                 tokio::pin!(run);
@@ -363,6 +369,13 @@ impl Orchestrator {
                 Ok(r) => {
                     // The sink recorded the finished run before publishing its terminal event.
                     metrics::run_finished(&r, started.elapsed());
+                    tracing::info!(
+                        correlation_id = %cid,
+                        workflow = %wf.name,
+                        outcome = if r.success() { "success" } else { "failed" },
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "run finished"
+                    );
                     Outcome::Ran {
                         success: r.success(),
                     }
@@ -379,7 +392,65 @@ impl Orchestrator {
 /// a recorder is installed, so library users and tests pay nothing.
 pub mod metrics {
     use super::RunResult;
+    use ::metrics::Unit;
     use std::time::Duration;
+
+    /// Bucket bounds (seconds) of every duration histogram: gates take milliseconds, mypy and
+    /// whole runs tens of seconds, the run timeout is minutes. Histograms (not summaries) so
+    /// that several orchestrators' figures add up in Prometheus.
+    pub const DURATION_BUCKETS: &[f64] = &[
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    ];
+
+    /// HELP text and units of every family, and `onex_build_info` (call once the recorder is
+    /// installed).
+    pub fn describe() {
+        use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+        describe_counter!(
+            "onex_events_published_total",
+            "Events published on the bus, by event type"
+        );
+        describe_counter!(
+            "onex_events_consumed_total",
+            "Trigger events consumed from the bus, by event type"
+        );
+        describe_gauge!(
+            "onex_consumer_lag",
+            "Trigger messages not yet consumed by this orchestrator's group"
+        );
+        describe_gauge!(
+            "onex_dlq_messages",
+            "Messages this orchestrator moved to the dead-letter topic since start"
+        );
+        describe_counter!(
+            "onex_runs_total",
+            "Finished runs, by outcome (success, failed), workflow and workflow version"
+        );
+        describe_histogram!(
+            "onex_run_duration_seconds",
+            Unit::Seconds,
+            "Wall time of a run, from its trigger to its terminal event"
+        );
+        describe_histogram!(
+            "onex_stage_duration_seconds",
+            Unit::Seconds,
+            "Wall time of a stage of a run, by stage id"
+        );
+        describe_counter!(
+            "onex_gate_outcomes_total",
+            "Gate results, by gate id and status"
+        );
+        describe_histogram!(
+            "onex_gate_duration_seconds",
+            Unit::Seconds,
+            "Wall time of a gate check, by gate id"
+        );
+        describe_gauge!(
+            "onex_build_info",
+            "Always 1; the labels say which onex build this is"
+        );
+        ::metrics::gauge!("onex_build_info", "version" => crate::ENGINE_VERSION).set(1.0);
+    }
 
     pub fn published(event_type: &str) {
         ::metrics::counter!("onex_events_published_total", "event_type" => event_type.to_owned())

@@ -1,10 +1,9 @@
 //! Prompt parsing benchmark (spec §1 target: parse < 5 ms): every prompt of
-//! `shared/acceptance/prompts.tsv`, one benchmark per case id, plus all 140 in a row and a
+//! `tests/fixtures/acceptance/prompts.tsv`, one benchmark per case id, plus all 140 in a row and a
 //! 10 000-character prompt (the longest accepted), plus adversarial 10 000-character prompts.
-//! Run: `cargo bench -p onex-engine --bench parse`. Figures: docs/BENCHMARKS.md.
+//! Run: `cargo bench -p onex-generation --bench parse`. Figures: docs/BENCHMARKS.md.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -14,31 +13,16 @@ fn main() {
     divan::main();
 }
 
-/// (id, prompt) of every row, prompts unescaped as the acceptance test does.
+#[path = "../../../tests/support/acceptance.rs"]
+mod acceptance;
+
+/// (id, prompt) of every row, read as the acceptance tests read them.
 static PROMPTS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/acceptance/prompts.tsv");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut cols = l.split('\t');
-            let id = cols.next().unwrap_or_default().to_string();
-            let prompt = cols.nth(1).unwrap_or_default();
-            (id, unescape(prompt))
-        })
+    acceptance::read_cases(&acceptance::prompts_tsv())
+        .into_iter()
+        .map(|c| (c.id, c.prompt))
         .collect()
 });
-
-fn unescape(s: &str) -> String {
-    s.replace("\\\\", "\u{1}")
-        .replace("\\n", "\n")
-        .replace("\\t", "\t")
-        .replace("\\r", "\r")
-        .replace('\u{1}', "\\")
-}
 
 fn ids() -> Vec<String> {
     PROMPTS.iter().map(|(id, _)| id.clone()).collect()

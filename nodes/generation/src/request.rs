@@ -138,6 +138,12 @@ pub struct PythonSection {
 /// The configuration sections node generation reads (beside the engine's).
 pub const CONFIG_SECTIONS: &[&str] = &["python", "gates"];
 
+/// The keys of those sections (`gates.<gate id>` = "probe" …), for the binary's key check.
+pub const CONFIG_KEYS: &[&str] = &["python.interpreter", "gates.*"];
+
+/// Environment variables that override a key of those sections.
+pub const CONFIG_ENV: &[(&str, &str)] = &[("ONEX_PYTHON", "python.interpreter")];
+
 impl GenerationSettings {
     /// From the configuration (`[python]`, `[gates]`) and the environment (`ONEX_PYTHON`).
     pub fn from_config(

@@ -1,4 +1,4 @@
-//! The 140 acceptance prompts (`shared/acceptance/prompts.tsv`) end to end through the codegen
+//! The 140 acceptance prompts (`tests/fixtures/acceptance/prompts.tsv`) end to end through the codegen
 //! half of the pipeline: parse → render → G9–G12 on the written files, and `py_compile` of every
 //! generated Python file. A prompt whose identifiers fail G3 must be refused with
 //! CONTEXT_INVALID, never rendered or panicked on.
@@ -20,21 +20,19 @@ use onex_generation::prompt::parse::parse;
 
 #[test]
 fn every_acceptance_prompt_renders_a_node_that_passes_post_validation() {
-    let text = std::fs::read_to_string(acceptance::prompts_tsv()).unwrap();
     let pack = TemplatePack::builtin();
     let tmp = tempfile::tempdir().unwrap();
     let mut rendered = 0;
     let mut refused = 0;
     let mut py_files = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let (id, prompt) = (cols[0], acceptance::unescape(cols[2]));
-        let Ok(parsed) = parse(&prompt, None) else {
+    for (i, case) in acceptance::cases().iter().enumerate() {
+        let (id, prompt) = (case.id.as_str(), &case.prompt);
+        let Ok(parsed) = parse(prompt, None) else {
             continue; // INVALID_PROMPT: parsing fails, nothing to render
         };
         let input = RenderInput {
             parsed: &parsed,
-            correlation_id: uuid::Uuid::from_u128(i as u128),
+            correlation_id: uuid::Uuid::from_u128(i as u128 + 1),
             run_started_at: started_at(),
             engine_version: onex_engine::ENGINE_VERSION,
         };

@@ -217,11 +217,14 @@ async fn clean_node_on_python_without_omnibase_core_warns_missing_dependency() {
     assert_eq!(g.details["import"], "not_tested");
     assert_eq!(g.details["py_compile"], "pass");
     assert_eq!(g.details["files_compiled"], 4);
-    assert!(
-        g.recovery_suggestions[0]
-            .starts_with("Install omnibase-core 0.47.x into a Python ≥ 3.12 (python3)"),
-        "{:?}",
-        g.recovery_suggestions
+    // The one command that sets it up (README), not just what is missing.
+    assert_eq!(
+        g.recovery_suggestions,
+        [format!(
+            "Set up a Python 3.12 with omnibase-core {}: \
+             export ONEX_PYTHON=\"$(scripts/python-env.sh)\" (in the onex repository)",
+            CompileOptions::default().omnibase_core_version
+        )]
     );
     // No mypy for the system python3 on the project's machines: G13 skipped with the reason.
     if env.mypy_version.is_none() {

@@ -1,7 +1,11 @@
 //! End to end through this area: real generated nodes (prompt → parse → render) are staged and
 //! placed by `codegen::output`, then G14 imports each node type against the real omnibase_core
 //! and G13 type-checks one — the node dir unchanged afterwards. Needs the project's Python 3.12
-//! venv (`$ONEX_TEST_PY312`, else `/var/tmp/onex-py312/bin/python`); says SKIPPED without it.
+//! (tests/support/python.rs finds it); says SKIPPED without it.
+
+#[path = "../../../tests/support/python.rs"]
+mod python;
+use python::py312;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,22 +20,6 @@ use onex_generation::codegen::output::{self, Staging, StagingOptions, g6_check};
 use onex_generation::codegen::{RenderInput, TemplatePack, render_node};
 use onex_generation::prompt::{self, NodeType, naming};
 use uuid::Uuid;
-
-fn py312() -> Option<PathBuf> {
-    let p = std::env::var_os("ONEX_TEST_PY312")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/onex-py312/bin/python"));
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: no Python 3.12 venv with omnibase-core at {} (scripts/python-env.sh makes \
-             it, or set ONEX_TEST_PY312)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     walkdir::WalkDir::new(root)

@@ -3,34 +3,29 @@
 //! its class found, instantiated with a real container, and its health_check operation run; mypy
 //! (when installed there) reports no issue.
 //!
-//! The interpreter: `$ONEX_TEST_PY312`, else `/var/tmp/onex-py312/bin/python` (the venv the CI
-//! script creates). Without either the test is skipped with a loud message.
+//! The interpreter: `$ONEX_TEST_PY312`, `$ONEX_PYTHON`, else the venv scripts/python-env.sh
+//! makes (tests/support/python.rs). Without one the test is skipped with a loud message.
+
+#[path = "../../../tests/support/python.rs"]
+mod python;
+use python::py312;
 
 mod codegen_common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use codegen_common::*;
 use onex_generation::codegen::TemplatePack;
 use onex_generation::prompt::NodeType;
 
-fn py312() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ONEX_TEST_PY312") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from("/var/tmp/onex-py312/bin/python");
-    venv.exists().then_some(venv)
-}
-
 fn skip(why: &str) {
     eprintln!(
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          SKIPPED: {why}\n\
-         create it: /root/.pyenv/versions/3.12.*/bin/python -m venv /var/tmp/onex-py312 && \\\n\
-         /var/tmp/onex-py312/bin/pip install omnibase-core=={} mypy   (or set ONEX_TEST_PY312)\n\
+         set up a Python 3.12 with omnibase-core {}: {}\n\
          !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
-        TemplatePack::builtin().symbols().version
+        TemplatePack::builtin().symbols().version,
+        python::SETUP
     );
 }
 

@@ -1,5 +1,9 @@
 //! The shipped generation pipeline, in-process: events, files, failures.
 
+#[path = "../../../tests/support/python.rs"]
+mod python;
+use python::py312;
+
 mod common;
 
 use common::*;
@@ -94,18 +98,6 @@ async fn existing_node_dir_is_never_overwritten_without_force() {
     );
 }
 
-fn py312() -> Option<std::path::PathBuf> {
-    let p = std::env::var_os("ONEX_TEST_PY312")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/var/tmp/onex-py312/bin/python".into());
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: no Python 3.12 venv with omnibase-core (scripts/python-env.sh)");
-        None
-    }
-}
-
 #[tokio::test]
 async fn with_the_pinned_omnibase_core_every_gate_passes_and_compilation_passed() {
     let Some(py) = py312() else { return };
@@ -175,6 +167,14 @@ async fn an_old_python_makes_g4_and_g14_warn_never_fail() {
         gate("G4")
     );
     assert_eq!(gate("G14").status, GateStatus::Warning);
+    // G14 says how to set the Python up, with the pack's exact pin.
+    assert_eq!(
+        gate("G14").recovery_suggestions,
+        ["Set up a Python 3.12 with omnibase-core 0.47.57: \
+          export ONEX_PYTHON=\"$(scripts/python-env.sh)\" (in the onex repository)"],
+        "{:?}",
+        gate("G14")
+    );
     assert_eq!(r.compilation_status.as_deref(), Some("warnings"));
     assert!(!r.compilation_passed);
 }

@@ -1,5 +1,5 @@
 //! Acceptance test of the prompt parser (generation-pipeline spec §3) against the 140 prompts of
-//! `shared/acceptance/prompts.tsv`, checking every binding rule of its README (§11):
+//! `tests/fixtures/acceptance/prompts.tsv`, checking every binding rule of its README (§11):
 //! every non-empty expected_* cell, `expect_error`, and the numeric `src:` bounds (confidence
 //! bounds and ranges, "higher/lower than" another case, requirement counts, lengths).
 //!
@@ -31,6 +31,7 @@ use regex::Regex;
 // The data file
 
 struct Row {
+    in_repo: bool,
     line: usize,
     id: String,
     prompt: String,
@@ -42,55 +43,29 @@ struct Row {
     notes: String,
 }
 
-use acceptance::{prompts_tsv as tsv_path, unescape};
+use acceptance::unescape;
 
+/// Every case (the in-repo file, plus `../shared`'s extra ids when present), header and column
+/// count checked by the reader.
 static ROWS: LazyLock<Vec<Row>> = LazyLock::new(|| {
-    let path = tsv_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut lines = text.lines().enumerate();
-    let (_, header) = lines.next().expect("prompts.tsv has a header row");
-    assert_eq!(
-        header.split('\t').collect::<Vec<_>>(),
-        [
-            "id",
-            "source",
-            "prompt",
-            "expected_node_type",
-            "expected_name",
-            "expected_domain",
-            "expected_external_systems",
-            "expect_error",
-            "notes"
-        ],
-        "prompts.tsv header"
-    );
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        if line.is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(
-            cols.len(),
-            9,
-            "prompts.tsv line {}: {} columns, expected 9",
-            i + 1,
-            cols.len()
-        );
-        rows.push(Row {
-            line: i + 1,
-            id: cols[0].to_string(),
-            prompt: unescape(cols[2]),
-            node_type: cols[3].to_string(),
-            name: cols[4].to_string(),
-            domain: cols[5].to_string(),
-            systems: cols[6].to_string(),
-            expect_error: cols[7].to_string(),
-            notes: cols[8].to_string(),
-        });
-    }
-    rows
+    acceptance::cases()
+        .into_iter()
+        .map(|c| {
+            let cell = |i: usize| c.cells[i].clone();
+            Row {
+                in_repo: c.in_repo(),
+                line: c.line,
+                node_type: cell(3),
+                name: cell(4),
+                domain: cell(5),
+                systems: cell(6),
+                expect_error: cell(7),
+                notes: cell(8),
+                id: c.id,
+                prompt: c.prompt,
+            }
+        })
+        .collect()
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -560,7 +535,11 @@ fn run_check(
 #[test]
 fn acceptance_prompts() {
     let rows = &*ROWS;
-    assert_eq!(rows.len(), 140, "prompts.tsv holds 140 prompts");
+    assert_eq!(
+        rows.iter().filter(|r| r.in_repo).count(),
+        140,
+        "tests/fixtures/acceptance/prompts.tsv holds 140 prompts"
+    );
     let results: BTreeMap<String, Result<ParsedPrompt, PromptError>> = rows
         .iter()
         .map(|r| (r.id.clone(), parse(&r.prompt, None)))

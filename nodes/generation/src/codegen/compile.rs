@@ -516,6 +516,15 @@ pub async fn g14_import(env: &PythonEnv, node_dir: &Path, node_class: &str) -> G
     g14_import_with(env, node_dir, node_class, &CompileOptions::default()).await
 }
 
+/// How to get the Python G13/G14 need: the one command that sets it up (scripts/python-env.sh,
+/// README "Set-up"); the interpreter that lacks it is named in the gate's message.
+pub fn setup_suggestion(omnibase_core_version: &str) -> String {
+    format!(
+        "Set up a Python 3.12 with omnibase-core {omnibase_core_version}: \
+         export ONEX_PYTHON=\"$(scripts/python-env.sh)\" (in the onex repository)"
+    )
+}
+
 /// G14: py_compile every `.py` of the node dir, then import `<node dir name>.v1_0_0.node` (with
 /// the node dir's parent on `sys.path`) and look up `node_class`. Pass only if that import works;
 /// a Python older than 3.12 or without omnibase_core → warning MISSING_DEPENDENCY with
@@ -533,10 +542,7 @@ pub async fn g14_import_with(
         return GateOutcome::skipped(ID, env.missing_reason()).timed(started);
     };
     let pyname = env.display_name();
-    let install = format!(
-        "Install omnibase-core {} into a Python ≥ 3.12 ({pyname})",
-        opts.omnibase_core_version
-    );
+    let install = setup_suggestion(&opts.omnibase_core_version);
     let fail = |message: String, details: serde_json::Value| {
         let mut g = GateOutcome::warning(
             ID,
