@@ -3,6 +3,7 @@
 
 mod app;
 mod cmd;
+mod error;
 mod metrics;
 #[cfg(feature = "otlp")]
 mod otel;
@@ -10,6 +11,7 @@ mod progress;
 
 use app::App;
 use clap::{Parser, Subcommand};
+use error::{CliError, CliResult, Kind};
 use onex_engine::config::Config;
 use onex_engine::diag::Diagnostic;
 use std::process::ExitCode;
@@ -19,7 +21,8 @@ use tracing_subscriber::Layer as _;
 #[command(
     name = "onex",
     version,
-    about = "Declarative workflow engine driven by ONEX YAML contracts"
+    about = "Declarative workflow engine driven by ONEX YAML contracts",
+    after_help = error::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -99,9 +102,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            // clap's usage errors exit 2; --help/--version are successes.
+            // clap's usage errors are usage errors; --help/--version are successes.
             return if e.use_stderr() {
-                ExitCode::from(2)
+                CliError::reported(Kind::Usage).report()
             } else {
                 ExitCode::SUCCESS
             };
@@ -109,49 +112,45 @@ fn main() -> ExitCode {
     };
     let _otel = match init_tracing(cli.otlp_endpoint.as_deref()) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("onex: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return CliError::usage(format!("onex: {e}")).report(),
     };
     let app = match load_app() {
         Ok(a) => a,
-        Err(code) => return code,
+        Err(e) => return e.report(),
     };
+    error::exit(dispatch(&cli, &app))
+}
+
+fn dispatch(cli: &Cli, app: &App) -> CliResult {
     match &cli.command {
         Command::Validate(a) => cmd::validate::run(a, Some(&app.handlers)),
         Command::Graph(a) => cmd::graph::run(a, Some(&app.handlers)),
-        Command::Schema(a) => cmd::schema::run(a, &app),
-        Command::Handlers(a) => cmd::handlers::run(a, &app),
-        Command::Generate(a) => with_runtime(cmd::generate::run(a, &app)),
-        Command::Run(a) => with_runtime(cmd::run::run(a, &app)),
-        Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, &app)),
-        Command::Status(a) => with_runtime(cmd::runs::status(a, &app)),
-        Command::Trace(a) => with_runtime(cmd::runs::trace(a, &app)),
-        Command::Runs(a) => with_runtime(cmd::runs::runs(a, &app)),
-        Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, &app)),
+        Command::Schema(a) => cmd::schema::run(a, app),
+        Command::Handlers(a) => cmd::handlers::run(a, app),
+        Command::Generate(a) => with_runtime(cmd::generate::run(a, app)),
+        Command::Run(a) => with_runtime(cmd::run::run(a, app)),
+        Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, app)),
+        Command::Status(a) => with_runtime(cmd::runs::status(a, app)),
+        Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
+        Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
+        Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),
         Command::Events(EventsCommand::Replay(a)) => {
             let args = cmd::runs::RunArgs {
                 correlation_id: a.correlation_id,
                 bus: a.bus.clone(),
                 json: a.json,
             };
-            with_runtime(async move { cmd::runs::replay_run(&args, &app).await })
+            with_runtime(async move { cmd::runs::replay_run(&args, app).await })
         }
     }
 }
 
 /// The configuration (working directory, XDG) and the handlers this binary links.
-fn load_app() -> Result<App, ExitCode> {
+fn load_app() -> Result<App, CliError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let config = Config::load(&cwd).map_err(|e| {
-        eprintln!("onex: configuration error: {e}");
-        ExitCode::from(2)
-    })?;
-    App::new(config).map_err(|e| {
-        eprintln!("onex: {e}");
-        ExitCode::from(2)
-    })
+    let config = Config::load(&cwd)
+        .map_err(|e| CliError::usage(format!("onex: configuration error: {e}")))?;
+    App::new(config).map_err(|e| CliError::usage(format!("onex: {e}")))
 }
 
 /// Logs to stderr (`ONEX_LOG`, default warn); with `--otlp-endpoint`, spans also go to OTLP.
@@ -181,19 +180,13 @@ fn init_tracing(otlp: Option<&str>) -> Result<Option<Box<dyn std::any::Any>>, St
 }
 
 /// Runs `f` on the one tokio runtime of the process.
-fn with_runtime<Fut>(f: Fut) -> ExitCode
+fn with_runtime<Fut>(f: Fut) -> CliResult
 where
-    Fut: std::future::Future<Output = ExitCode>,
+    Fut: std::future::Future<Output = CliResult>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("onex: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
+        .map_err(|e| CliError::failed(format!("onex: cannot start the async runtime: {e}")))?;
     runtime.block_on(f)
 }

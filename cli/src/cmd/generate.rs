@@ -3,6 +3,7 @@
 
 use super::submit::{self, Submission};
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
 use crate::progress::Display;
 use onex_engine::events::Component;
 use onex_engine::pipeline::RunResult;
@@ -12,7 +13,6 @@ use onex_generation::prompt::NodeType;
 use onex_generation::{PipelineResult, PromptOptions};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use uuid::Uuid;
 
 /// Arguments of `onex generate`.
@@ -68,13 +68,13 @@ fn parse_node_type(s: &str) -> Result<NodeType, String> {
 }
 
 /// The node generation workflow to run: `--contract FILE` or the shipped one.
-pub fn load_workflow(app: &App, path: Option<&Path>) -> Result<Workflow, ExitCode> {
+pub fn load_workflow(app: &App, path: Option<&Path>) -> Result<Workflow, CliError> {
     match path {
         Some(p) => app.load_workflow(p),
         None => onex_generation::shipped::generation(&app.handlers).map_err(|d| {
             eprintln!("onex: the shipped node generation contract does not validate:");
             crate::print_diagnostics(&d);
-            ExitCode::from(2)
+            CliError::reported(Kind::Usage)
         }),
     }
 }
@@ -110,13 +110,10 @@ fn submission<'a>(
     args: &GenerateArgs,
     app: &'a App,
     direct: bool,
-) -> Result<Submission<'a>, ExitCode> {
+) -> Result<Submission<'a>, CliError> {
     let workflow = load_workflow(app, args.contract.as_deref())?;
     let services = app.services(args.templates.clone(), args.keep_failed)?;
-    let opts = prompt_options(args).map_err(|e| {
-        eprintln!("onex generate: {e}");
-        ExitCode::from(2)
-    })?;
+    let opts = prompt_options(args).map_err(|e| CliError::usage(format!("onex generate: {e}")))?;
     // A background orchestrator writes where this CLI asked to write, with the same contract
     // and templates.
     let mut background: Vec<OsString> = vec![
@@ -154,9 +151,6 @@ fn render_generation(display: &Display, r: &RunResult) -> bool {
 
 /// Runs `onex generate`: in this process with `--direct` (or `cli.mode = direct`), otherwise
 /// through the bus.
-pub async fn run(args: &GenerateArgs, app: &App) -> ExitCode {
-    match submission(args, app, args.direct) {
-        Ok(sub) => submit::submit(sub).await,
-        Err(code) => code,
-    }
+pub async fn run(args: &GenerateArgs, app: &App) -> CliResult {
+    submit::submit(submission(args, app, args.direct)?).await
 }

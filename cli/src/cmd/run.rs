@@ -4,6 +4,7 @@
 
 use super::submit::{self, Submission};
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
 use crate::progress::Display;
 use onex_engine::events::{Component, EventStatus};
 use onex_engine::pipeline::RunResult;
@@ -12,7 +13,6 @@ use onex_engine::workflow::Workflow;
 use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -52,7 +52,7 @@ pub struct RunWorkflowArgs {
 }
 
 /// The workflow named by `name`: a contract file, or a hosted workflow's name.
-fn find_workflow(app: &App, name: &str) -> Result<Workflow, ExitCode> {
+fn find_workflow(app: &App, name: &str) -> Result<Workflow, CliError> {
     let path = PathBuf::from(name);
     if path.is_file() {
         return app.load_workflow(&path);
@@ -65,22 +65,20 @@ fn find_workflow(app: &App, name: &str) -> Result<Workflow, ExitCode> {
             let hint = onex_engine::diag::did_you_mean(name, known.iter().map(String::as_str))
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
-            eprintln!(
-                "onex run: no workflow '{name}'{hint}; known: {} — or give a contract file",
+            Err(usage(format!(
+                "no workflow '{name}'{hint}; known: {} — or give a contract file",
                 known.join(", ")
-            );
-            Err(ExitCode::from(2))
+            )))
         }
     }
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("onex run: {msg}");
-    ExitCode::from(2)
+fn usage(msg: impl std::fmt::Display) -> CliError {
+    CliError::usage(format!("onex run: {msg}"))
 }
 
 /// The trigger payload from `--input` or `--payload`.
-fn payload(args: &RunWorkflowArgs) -> Result<Value, ExitCode> {
+fn payload(args: &RunWorkflowArgs) -> Result<Value, CliError> {
     if let Some(p) = &args.payload {
         let text = if p.as_os_str() == "-" {
             let mut s = String::new();
@@ -113,16 +111,13 @@ fn render(display: &Display, r: &RunResult) -> bool {
     r.success()
 }
 
-pub async fn run(args: &RunWorkflowArgs, app: &App) -> ExitCode {
-    let workflow = match find_workflow(app, &args.workflow) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
+pub async fn run(args: &RunWorkflowArgs, app: &App) -> CliResult {
+    let workflow = find_workflow(app, &args.workflow)?;
     let registry = match onex_engine::workflow::WorkflowSet::new(vec![workflow.clone()]) {
         Ok(s) => s.events().clone(),
         Err(d) => {
             crate::print_diagnostics(&d);
-            return ExitCode::from(2);
+            return Err(CliError::reported(Kind::Usage));
         }
     };
     // A client starts a run with a trigger whose catalogue entry starts something; a trigger
@@ -135,36 +130,30 @@ pub async fn run(args: &RunWorkflowArgs, app: &App) -> ExitCode {
     let trigger_type = match &args.trigger {
         Some(t) if workflow.contract.triggers.contains(t) => t.clone(),
         Some(t) => {
-            return usage(format!(
+            return Err(usage(format!(
                 "--trigger {t}: not a trigger of {} (its triggers: {})",
                 workflow.id.name,
                 workflow.contract.triggers.join(", ")
-            ));
+            )));
         }
         None => match workflow.contract.triggers.iter().find(|t| startable(t)) {
             Some(t) => t.clone(),
             None => {
-                return usage(format!(
+                return Err(usage(format!(
                     "{} has no trigger a client can publish ({}); choose one with --trigger",
                     workflow.id.name,
                     workflow.contract.triggers.join(", ")
-                ));
+                )));
             }
         },
     };
-    let payload = match payload(args) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let payload = payload(args)?;
     if let Err(e) = registry.validate_payload(&trigger_type, &payload) {
-        return usage(format!(
+        return Err(usage(format!(
             "the {trigger_type} payload does not fit the catalogue: {e}"
-        ));
+        )));
     }
-    let services = match app.services(None, false) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let services = app.services(None, false)?;
     let trigger = trigger_envelope(
         &trigger_type,
         payload,
