@@ -4,13 +4,14 @@
 mod app;
 mod cmd;
 mod error;
+mod help;
 mod metrics;
 #[cfg(feature = "otlp")]
 mod otel;
 mod progress;
 
 use app::App;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use error::{CliError, CliResult, Kind};
 use onex_engine::config::Config;
 use onex_engine::diag::Diagnostic;
@@ -27,9 +28,9 @@ use tracing_subscriber::Layer as _;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Export traces to this OTLP/HTTP endpoint (`http://127.0.0.1:4318/v1/traces`); needs a
-    /// build with `--features otlp`.
-    #[arg(long, global = true, value_name = "URL")]
+    /// Export traces to this OTLP/HTTP endpoint (`http://127.0.0.1:4318/v1/traces`). Offered
+    /// by builds with `--features otlp` only (hidden otherwise: OTLP pulls an HTTP client in).
+    #[arg(long, global = true, value_name = "URL", hide = cfg!(not(feature = "otlp")))]
     otlp_endpoint: Option<String>,
 }
 
@@ -40,24 +41,36 @@ enum Command {
     /// Start a run of any workflow: publish its trigger and follow the run.
     Run(cmd::run::RunWorkflowArgs),
     /// Validate ONEX contracts and manifests.
+    #[command(after_help = help::VALIDATE)]
     Validate(cmd::validate::ValidateArgs),
     /// Draw a contract's execution graph (Mermaid or DOT).
+    #[command(after_help = help::GRAPH)]
     Graph(cmd::graph::GraphArgs),
     /// Print an embedded JSON Schema, or list them.
+    #[command(after_help = help::SCHEMA)]
     Schema(cmd::schema::SchemaArgs),
     /// Run the workflow service: consume the hosted workflows' triggers from the bus.
+    #[command(after_help = help::ORCHESTRATOR)]
     Orchestrator(cmd::orchestrator::OrchestratorArgs),
     /// List the registered handlers (built-in and of the linked workflow packages).
     Handlers(cmd::handlers::HandlersArgs),
     /// The outcome of a run, from its events.
+    #[command(after_help = help::STATUS)]
     Status(cmd::runs::RunArgs),
     /// A run's timeline: each stage and gate with start, duration and outcome.
+    #[command(after_help = help::TRACE)]
     Trace(cmd::runs::RunArgs),
     /// Recent runs with their outcome.
+    #[command(after_help = help::RUNS)]
     Runs(cmd::runs::RunsArgs),
     /// Operate on the bus: tail, publish, replay.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::EVENTS)]
     Events(EventsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = help::COMPLETIONS)]
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff): `onex man | man -l -`.
+    Man(cmd::completions::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,7 +84,7 @@ enum EventsCommand {
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
     /// The run to replay.
-    #[arg(long)]
+    #[arg(long, value_name = "ID")]
     correlation_id: uuid::Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
     #[arg(long, value_name = "URL", env = "ONEX_BUS")]
@@ -114,6 +127,14 @@ fn main() -> ExitCode {
         Ok(g) => g,
         Err(e) => return CliError::usage(format!("onex: {e}")).report(),
     };
+    // Generated from the parser's definition: no configuration needed.
+    match &cli.command {
+        Command::Completions(a) => {
+            return error::exit(cmd::completions::completions(a, Cli::command()));
+        }
+        Command::Man(_) => return error::exit(cmd::completions::man(Cli::command())),
+        _ => {}
+    }
     let app = match load_app() {
         Ok(a) => a,
         Err(e) => return e.report(),
@@ -134,6 +155,7 @@ fn dispatch(cli: &Cli, app: &App) -> CliResult {
         Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
         Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
         Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),
+        Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Events(EventsCommand::Replay(a)) => {
             let args = cmd::runs::RunArgs {
                 correlation_id: a.correlation_id,

@@ -30,7 +30,283 @@ fn help_lists_every_exit_code_including_130() {
     assert_eq!(o.status.code(), Some(0));
     let out = text(&o.stdout);
     for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "130"] {
-        assert!(out.contains(&format!("\n  {code}")), "{code} missing:\n{out}");
+        assert!(
+            out.contains(&format!("\n  {code}")),
+            "{code} missing:\n{out}"
+        );
     }
     assert!(out.contains("interrupted"), "{out}");
+}
+
+const PROMPT: &str =
+    "Create EFFECT node called OrderWriter in the orders domain that writes orders to PostgreSQL";
+
+/// The NDJSON lines of a `--json` run.
+fn ndjson(stdout: &[u8]) -> Vec<serde_json::Value> {
+    text(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn a_misspelt_flag_is_a_usage_error_never_the_prompt() {
+    let state = tempfile::tempdir().unwrap();
+    let o = onex(state.path())
+        .args(["generate", "--direct", "--jsno"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("--jsno"), "{err}");
+    assert!(
+        !text(&o.stdout).contains("PromptSubmitted") && !text(&o.stdout).contains("submitted"),
+        "no run started"
+    );
+    // After `--`, a prompt starting with '-' is the prompt.
+    let o = onex(state.path())
+        .args([
+            "generate",
+            "--direct",
+            "--json",
+            "--no-compile",
+            "--",
+            "-x not a flag",
+        ])
+        .output()
+        .unwrap();
+    let lines = ndjson(&o.stdout);
+    assert_eq!(lines[0]["event_type"], "PromptSubmitted");
+    assert_eq!(lines[0]["payload"]["prompt_text"], "-x not a flag");
+}
+
+#[test]
+fn the_prompt_comes_from_a_file_or_standard_input() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("prompt.txt");
+    std::fs::write(&file, format!("{PROMPT}\n")).unwrap();
+    let out = state.path().join("out");
+    let o = onex(state.path())
+        .args(["generate", "--direct", "--json", "--no-compile", "-o"])
+        .arg(&out)
+        .arg("--prompt-file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let lines = ndjson(&o.stdout);
+    assert_eq!(
+        lines[0]["payload"]["prompt_text"], PROMPT,
+        "trailing newline dropped"
+    );
+    assert!(out.join("node_orders_order_writer_effect").is_dir());
+
+    // `-`: standard input; a 1 MB prompt reaches the pipeline (which judges its length)
+    // instead of failing at the OS argument limit.
+    let big = format!("{PROMPT} {}", "and more ".repeat(1 << 17));
+    assert!(big.len() > 1_000_000);
+    let o = onex(state.path())
+        .args(["generate", "--direct", "--json", "--no-compile", "-"])
+        .write_stdin(big.clone())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let lines = ndjson(&o.stdout);
+    assert_eq!(
+        lines[0]["payload"]["prompt_text"].as_str().map(str::len),
+        Some(big.len())
+    );
+    let result = &lines.last().unwrap()["result"];
+    assert_eq!(result["error_code"], "INVALID_PROMPT", "{result}");
+
+    // `--prompt-file -` is standard input too; the prompt and the file exclude each other.
+    let o = onex(state.path())
+        .args([
+            "generate",
+            "--direct",
+            "--json",
+            "--no-compile",
+            "--prompt-file",
+            "-",
+        ])
+        .write_stdin("tiny")
+        .output()
+        .unwrap();
+    assert_eq!(ndjson(&o.stdout)[0]["payload"]["prompt_text"], "tiny");
+    let o = onex(state.path())
+        .args(["generate", "--prompt-file", "x.txt", "a prompt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = onex(state.path()).args(["generate"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = onex(state.path())
+        .args(["generate", "--prompt-file", "missing.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("missing.txt"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_run_input_value_can_come_from_a_file() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("dir.txt");
+    std::fs::write(&file, "some/node/dir").unwrap();
+    let o = onex(state.path())
+        .args(["run", "node_quality_check", "--direct", "--json", "--input"])
+        .arg(format!("node_directory=@{}", file.display()))
+        .output()
+        .unwrap();
+    let lines = ndjson(&o.stdout);
+    assert_eq!(lines[0]["payload"]["node_directory"], "some/node/dir");
+    let o = onex(state.path())
+        .args([
+            "run",
+            "node_quality_check",
+            "--direct",
+            "--input",
+            "node_directory=@nope.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("nope.txt"));
+}
+
+/// Every subcommand's help, recursively.
+fn all_help(state: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![Vec::<String>::new()];
+    while let Some(path) = todo.pop() {
+        let o = onex(state).args(&path).arg("--help").output().unwrap();
+        let h = text(&o.stdout);
+        if let Some(cmds) = h.split("Commands:\n").nth(1) {
+            for l in cmds.lines().take_while(|l| l.starts_with("  ")) {
+                let name = l.split_whitespace().next().unwrap_or_default();
+                if name != "help" && !name.is_empty() {
+                    let mut p = path.clone();
+                    p.push(name.to_owned());
+                    todo.push(p);
+                }
+            }
+        }
+        out.push((path.join(" "), h));
+    }
+    out
+}
+
+#[test]
+fn help_has_examples_and_named_placeholders() {
+    let state = tempfile::tempdir().unwrap();
+    let helps = all_help(state.path());
+    assert!(helps.len() > 15, "{}", helps.len());
+    let bad = regex::Regex::new(r"<[A-Z]>|<SECS>|<UUID>").unwrap();
+    for (cmd, h) in &helps {
+        assert!(
+            !bad.is_match(h),
+            "`onex {cmd} --help` has a one-letter placeholder:\n{h}"
+        );
+    }
+    for cmd in [
+        "generate",
+        "run",
+        "validate",
+        "graph",
+        "orchestrator",
+        "status",
+        "trace",
+        "runs",
+        "events",
+        "schema",
+        "completions",
+    ] {
+        let (_, h) = helps.iter().find(|(c, _)| c == cmd).unwrap();
+        assert!(
+            h.contains("Examples:\n  onex "),
+            "`onex {cmd} --help`:\n{h}"
+        );
+    }
+    let (_, top) = helps.iter().find(|(c, _)| c.is_empty()).unwrap();
+    // The OTLP flag is offered only where it works.
+    assert_eq!(
+        top.contains("--otlp-endpoint"),
+        cfg!(feature = "otlp"),
+        "{top}"
+    );
+}
+
+fn shell_check(shell: &str, flag: &str, script: &Path) -> Option<std::process::Output> {
+    match std::process::Command::new(shell)
+        .arg(flag)
+        .arg(script)
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) => {
+            eprintln!("SKIPPED: {shell} -n: {e} (syntax check of the {shell} completions)");
+            None
+        }
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let state = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _onex"),
+        ("zsh", "#compdef onex"),
+        ("fish", "complete -c onex"),
+    ] {
+        let o = onex(state.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let script = text(&o.stdout);
+        assert!(script.contains(marker), "{shell}: {marker} missing");
+        for sub in ["generate", "orchestrator", "prompt-file"] {
+            assert!(script.contains(sub), "{shell}: {sub} missing");
+        }
+        let file = state.path().join(format!("onex.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        let flag = if shell == "fish" {
+            "--no-execute"
+        } else {
+            "-n"
+        };
+        if let Some(o) = shell_check(shell, flag, &file) {
+            assert!(o.status.success(), "{shell} -n: {}", text(&o.stderr));
+        }
+    }
+    // The bash script, sourced, registers the completion of `onex`.
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p onex",
+            state.path().join("onex.bash").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("_onex"));
+}
+
+#[test]
+fn man_page_is_roff_naming_the_commands() {
+    let state = tempfile::tempdir().unwrap();
+    let o = onex(state.path()).arg("man").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let page = text(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH onex"),
+        "{page}"
+    );
+    for s in [".SH NAME", ".SH SUBCOMMANDS", "generate", "Exit codes"] {
+        assert!(page.contains(s), "{s} missing");
+    }
 }

@@ -29,7 +29,7 @@ pub enum EventsCmd {
         #[arg(long)]
         topic: Vec<String>,
         /// Only this run's events, released in seq order.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         correlation_id: Option<Uuid>,
         /// Start at the oldest retained event instead of the end.
         #[arg(long)]
@@ -41,7 +41,7 @@ pub enum EventsCmd {
         #[arg(long)]
         count: Option<u64>,
         /// Exit (0) after this many seconds without an event.
-        #[arg(long)]
+        #[arg(long, value_name = "SECONDS")]
         idle_timeout: Option<u64>,
     },
     /// Publish one event built from a payload file.
@@ -50,19 +50,19 @@ pub enum EventsCmd {
         #[arg(long, value_name = "URL", env = "ONEX_BUS")]
         bus: Option<String>,
         /// Event type of the catalogue (`PromptSubmitted`).
-        #[arg(long = "type")]
+        #[arg(long = "type", value_name = "TYPE")]
         event_type: String,
         /// JSON payload file, `-` for standard input.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         payload: PathBuf,
         /// Run id (default: a new UUID v7).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         correlation_id: Option<Uuid>,
         /// Position in the run (default 1).
         #[arg(long, default_value_t = 1)]
         seq: u64,
         /// event_id of the run's previous event.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         causation_id: Option<Uuid>,
         /// Stage id (default: the event type's stage when it has exactly one).
         #[arg(long)]

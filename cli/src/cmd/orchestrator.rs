@@ -19,10 +19,10 @@ pub struct OrchestratorArgs {
     #[arg(long, value_name = "URL", env = "ONEX_BUS")]
     pub bus: Option<String>,
     /// Consumer group; orchestrators of one group share the work.
-    #[arg(long, value_name = "G")]
+    #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
     /// Runs at once.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "RUNS")]
     pub concurrency: Option<usize>,
     /// Serve Prometheus metrics (`/metrics`) and liveness (`/healthz`) here.
     #[arg(long, value_name = "ADDR")]
@@ -31,7 +31,7 @@ pub struct OrchestratorArgs {
     #[arg(long = "allowed-root", value_name = "DIR")]
     pub allowed_roots: Vec<PathBuf>,
     /// Exit after this many seconds without work.
-    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
     pub exit_when_idle: Option<u64>,
     /// A workflow contract, or a directory of them, to host (repeatable; default:
     /// `orchestrator.workflows`, else the shipped node generation and node quality check).

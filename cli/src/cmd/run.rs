@@ -17,12 +17,14 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Examples:\n  onex run node_quality_check --input node_directory=generated/infrastructure_postgres_writer_effect\n  onex run my/contract.yaml --payload request.json --detach"
+    after_help = "Examples:\n  onex run node_quality_check --input node_directory=generated/infrastructure_postgres_writer_effect\n  onex run my/contract.yaml --input text=@request.txt     # a field's text from a file (@- = stdin)\n  onex run my/contract.yaml --payload request.json --detach"
 )]
 pub struct RunWorkflowArgs {
     /// A workflow name (of `orchestrator.workflows` or the shipped ones) or a contract file.
     pub workflow: String,
-    /// A trigger payload field: `KEY=VALUE` (VALUE parsed as JSON when it is, else text).
+    /// A trigger payload field: `KEY=VALUE` (VALUE parsed as JSON when it is, else text);
+    /// `KEY=@FILE` takes the text of FILE (`@-` standard input), for values too long for an
+    /// argument.
     #[arg(long = "input", value_name = "KEY=VALUE", conflicts_with = "payload")]
     pub inputs: Vec<String>,
     /// The trigger payload as a JSON file (`-` = standard input).
@@ -32,7 +34,7 @@ pub struct RunWorkflowArgs {
     #[arg(long, value_name = "EVENT_TYPE")]
     pub trigger: Option<String>,
     /// The run id (default: a new UUID v7).
-    #[arg(long, value_name = "UUID")]
+    #[arg(long, value_name = "ID")]
     pub correlation_id: Option<Uuid>,
     /// NDJSON: one event envelope per line as it happens, then `{"result": …}`.
     #[arg(long)]
@@ -100,7 +102,20 @@ fn payload(args: &RunWorkflowArgs) -> Result<Value, CliError> {
         if k.is_empty() {
             return Err(usage(format!("--input {kv}: the key is empty")));
         }
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        let value = match v.strip_prefix('@') {
+            Some("-") => {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                    usage(format!("--input {k}=@-: cannot read standard input: {e}"))
+                })?;
+                Value::String(s)
+            }
+            Some(file) => Value::String(
+                std::fs::read_to_string(file)
+                    .map_err(|e| usage(format!("--input {k}=@{file}: {e}")))?,
+            ),
+            None => serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned())),
+        };
         m.insert(k.to_owned(), value);
     }
     Ok(Value::Object(m))

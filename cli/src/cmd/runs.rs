@@ -16,6 +16,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The run's correlation id.
+    #[arg(value_name = "ID")]
     pub correlation_id: Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
     #[arg(long, value_name = "URL", env = "ONEX_BUS")]
@@ -31,7 +32,7 @@ pub struct RunsArgs {
     #[arg(long, value_name = "URL", env = "ONEX_BUS")]
     pub bus: Option<String>,
     /// How many recent runs.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_name = "COUNT", default_value_t = 20)]
     pub limit: usize,
     /// JSON output (one object per line).
     #[arg(long)]
