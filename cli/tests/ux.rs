@@ -310,3 +310,130 @@ fn man_page_is_roff_naming_the_commands() {
         assert!(page.contains(s), "{s} missing");
     }
 }
+
+/// Runs `onex args` in `state` with standard output a pipe whose reader is already gone (what
+/// `| head -1` becomes once head has its line): exit code and stderr.
+fn with_closed_stdout(state: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"));
+    c.env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", state.join("config"))
+        .env_remove("ONEX_BUS")
+        .current_dir(state)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (o.status.code(), text(&o.stderr))
+}
+
+/// Publishes `n` PromptSubmitted events on `bus`.
+fn publish_prompts(state: &Path, bus: &str, n: usize) {
+    let payload = state.join("p.json");
+    for i in 0..n {
+        std::fs::write(
+            &payload,
+            serde_json::json!({"prompt_text": format!("Create EFFECT node called Writer{i} {}", "x".repeat(80)),
+                               "output_directory": "/tmp", "requested_by": "ops"})
+            .to_string(),
+        )
+        .unwrap();
+        let o = onex(state)
+            .env("ONEX_BUS", bus)
+            .args([
+                "events",
+                "publish",
+                "--type",
+                "PromptSubmitted",
+                "--payload",
+            ])
+            .arg(&payload)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_listings_quietly() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    publish_prompts(state.path(), &bus, 3);
+    let env = [("ONEX_BUS", bus.as_str())];
+    for args in [
+        &["schema"][..],
+        &["schema", "envelope"],
+        &["schema", "events"],
+        &["handlers"],
+        &["runs"],
+        &["events", "tail", "--from-beginning", "--idle-timeout", "5"],
+        &[
+            "events",
+            "tail",
+            "--from-beginning",
+            "--json",
+            "--idle-timeout",
+            "5",
+        ],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let (code, err) = with_closed_stdout(state.path(), &env, args);
+        assert_eq!(code, Some(0), "onex {}: {err}", args.join(" "));
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "onex {}: {err}",
+            args.join(" ")
+        );
+    }
+    // The same through a real `| head`: the first lines arrive, nothing is said on stderr.
+    let exe = assert_cmd::cargo::cargo_bin("onex");
+    for (args, lines) in [
+        ("runs", 3),
+        ("schema", 1),
+        ("events tail --from-beginning --idle-timeout 3", 1),
+    ] {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; '{}' {args} 2>err.txt | head -{lines}",
+                exe.display()
+            ))
+            .env("XDG_STATE_HOME", state.path())
+            .env("XDG_CONFIG_HOME", state.path().join("config"))
+            .env("ONEX_BUS", &bus)
+            .current_dir(state.path())
+            .output()
+            .unwrap();
+        let err = std::fs::read_to_string(state.path().join("err.txt")).unwrap();
+        assert!(o.status.success(), "onex {args} | head: {err}");
+        assert!(err.is_empty(), "onex {args} | head: {err}");
+        assert_eq!(text(&o.stdout).lines().count(), lines, "{args}");
+    }
+}
+
+#[test]
+fn runs_has_a_header_and_cuts_long_inputs_with_an_ellipsis() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    publish_prompts(state.path(), &bus, 1);
+    let o = onex(state.path())
+        .env("ONEX_BUS", &bus)
+        .arg("runs")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    for col in ["RUN", "WORKFLOW", "STARTED", "OUTCOME", "INPUT"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.contains("Create EFFECT node called Writer0"), "{row}");
+    assert!(row.ends_with('…'), "{row}");
+}
