@@ -3,7 +3,6 @@
 //! line, in `orchestrator.workflows`, or the shipped ones.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use onex_engine::config::Config;
@@ -12,6 +11,8 @@ use onex_engine::events::EventRegistry;
 use onex_engine::pipeline::{Handlers, Services};
 use onex_engine::workflow::{Workflow, WorkflowSet};
 use onex_generation::GenerationSettings;
+
+use crate::error::{CliError, Kind};
 
 pub struct App {
     pub config: Config,
@@ -51,30 +52,28 @@ impl App {
     }
 
     /// Loads one workflow file through the one validation path; problems are printed.
-    pub fn load_workflow(&self, path: &Path) -> Result<Workflow, ExitCode> {
+    pub fn load_workflow(&self, path: &Path) -> Result<Workflow, CliError> {
         Workflow::load(path, &self.handlers).map_err(|d| {
             eprintln!("onex: the workflow {} does not validate:", path.display());
             crate::print_diagnostics(&d);
-            ExitCode::from(2)
+            CliError::reported(Kind::Usage)
         })
     }
 
     /// Loads the workflows to host (see [`App::workflow_paths`]); problems are printed.
-    pub fn load_workflows(&self, paths: &[PathBuf]) -> Result<WorkflowSet, ExitCode> {
-        let files = self.workflow_paths(paths).map_err(|e| {
-            eprintln!("onex: {e}");
-            ExitCode::from(2)
-        })?;
+    pub fn load_workflows(&self, paths: &[PathBuf]) -> Result<WorkflowSet, CliError> {
+        let files = self
+            .workflow_paths(paths)
+            .map_err(|e| CliError::usage(format!("onex: {e}")))?;
         if files.is_empty() {
-            eprintln!(
+            return Err(CliError::usage(format!(
                 "onex: no workflow contract under {}",
                 paths
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
-            return Err(ExitCode::from(2));
+            )));
         }
         let mut loaded = Vec::new();
         let mut problems: Vec<Diagnostic> = Vec::new();
@@ -87,18 +86,18 @@ impl App {
         if !problems.is_empty() {
             eprintln!("onex: the workflows do not validate:");
             crate::print_diagnostics(&problems);
-            return Err(ExitCode::from(2));
+            return Err(CliError::reported(Kind::Usage));
         }
         WorkflowSet::new(loaded).map_err(|d| {
             eprintln!("onex: the workflows cannot be hosted together:");
             crate::print_diagnostics(&d);
-            ExitCode::from(2)
+            CliError::reported(Kind::Usage)
         })
     }
 
     /// The event catalogues of the default workflows (for commands that read the bus without
     /// running anything: status, trace, runs, events).
-    pub fn events(&self, workflows: &[PathBuf]) -> Result<Arc<EventRegistry>, ExitCode> {
+    pub fn events(&self, workflows: &[PathBuf]) -> Result<Arc<EventRegistry>, CliError> {
         Ok(self.load_workflows(workflows)?.events().clone())
     }
 
@@ -107,11 +106,9 @@ impl App {
         &self,
         templates: Option<PathBuf>,
         keep_failed: bool,
-    ) -> Result<Services, ExitCode> {
-        let generation = GenerationSettings::from_config(&self.config, templates).map_err(|e| {
-            eprintln!("onex: configuration error: {e}");
-            ExitCode::from(2)
-        })?;
+    ) -> Result<Services, CliError> {
+        let generation = GenerationSettings::from_config(&self.config, templates)
+            .map_err(|e| CliError::usage(format!("onex: configuration error: {e}")))?;
         let mut s = Services::default();
         s.fsync = true;
         s.keep_failed = keep_failed;

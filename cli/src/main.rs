@@ -3,13 +3,16 @@
 
 mod app;
 mod cmd;
+mod error;
+mod help;
 mod metrics;
 #[cfg(feature = "otlp")]
 mod otel;
 mod progress;
 
 use app::App;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use error::{CliError, CliResult, Kind};
 use onex_engine::config::Config;
 use onex_engine::diag::Diagnostic;
 use std::process::ExitCode;
@@ -19,14 +22,15 @@ use tracing_subscriber::Layer as _;
 #[command(
     name = "onex",
     version,
-    about = "Declarative workflow engine driven by ONEX YAML contracts"
+    about = "Declarative workflow engine driven by ONEX YAML contracts",
+    after_help = error::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Export traces to this OTLP/HTTP endpoint (`http://127.0.0.1:4318/v1/traces`); needs a
-    /// build with `--features otlp`.
-    #[arg(long, global = true, value_name = "URL")]
+    /// Export traces to this OTLP/HTTP endpoint (`http://127.0.0.1:4318/v1/traces`). Offered
+    /// by builds with `--features otlp` only (hidden otherwise: OTLP pulls an HTTP client in).
+    #[arg(long, global = true, value_name = "URL", hide = cfg!(not(feature = "otlp")))]
     otlp_endpoint: Option<String>,
     /// Read the configuration from FILE instead of ./onex.toml or the XDG config file.
     #[arg(long, global = true, value_name = "FILE")]
@@ -49,26 +53,38 @@ enum Command {
     /// Start a run of any workflow: publish its trigger and follow the run.
     Run(cmd::run::RunWorkflowArgs),
     /// Validate ONEX contracts and manifests.
+    #[command(after_help = help::VALIDATE)]
     Validate(cmd::validate::ValidateArgs),
     /// Draw a contract's execution graph (Mermaid or DOT).
+    #[command(after_help = help::GRAPH)]
     Graph(cmd::graph::GraphArgs),
     /// Print an embedded JSON Schema, or list them.
+    #[command(after_help = help::SCHEMA)]
     Schema(cmd::schema::SchemaArgs),
     /// Run the workflow service: consume the hosted workflows' triggers from the bus.
+    #[command(after_help = help::ORCHESTRATOR)]
     Orchestrator(cmd::orchestrator::OrchestratorArgs),
     /// List the registered handlers (built-in and of the linked workflow packages).
     Handlers(cmd::handlers::HandlersArgs),
     /// The outcome of a run, from its events.
+    #[command(after_help = help::STATUS)]
     Status(cmd::runs::RunArgs),
     /// A run's timeline: each stage and gate with start, duration and outcome.
+    #[command(after_help = help::TRACE)]
     Trace(cmd::runs::RunArgs),
     /// Recent runs with their outcome.
+    #[command(after_help = help::RUNS)]
     Runs(cmd::runs::RunsArgs),
     /// Print the effective configuration and where each value comes from.
     Config(cmd::config::ConfigArgs),
     /// Operate on the bus: tail, publish, replay.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::EVENTS)]
     Events(EventsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = help::COMPLETIONS)]
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff): `onex man | man -l -`.
+    Man(cmd::completions::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,7 +98,7 @@ enum EventsCommand {
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
     /// The run to replay.
-    #[arg(long)]
+    #[arg(long, value_name = "ID")]
     correlation_id: uuid::Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
     #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
@@ -113,9 +129,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            // clap's usage errors exit 2; --help/--version are successes.
+            // clap's usage errors are usage errors; --help/--version are successes.
             return if e.use_stderr() {
-                ExitCode::from(2)
+                CliError::reported(Kind::Usage).report()
             } else {
                 ExitCode::SUCCESS
             };
@@ -124,55 +140,60 @@ fn main() -> ExitCode {
     let service = matches!(cli.command, Command::Orchestrator(_));
     let _otel = match init_tracing(cli.otlp_endpoint.as_deref(), cli.log_format, service) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("onex: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return CliError::usage(format!("onex: {e}")).report(),
     };
+    // Generated from the parser's definition: no configuration needed.
+    match &cli.command {
+        Command::Completions(a) => {
+            return error::exit(cmd::completions::completions(a, Cli::command()));
+        }
+        Command::Man(_) => return error::exit(cmd::completions::man(Cli::command())),
+        _ => {}
+    }
     let app = match load_app(cli.config.as_deref()) {
         Ok(a) => a,
-        Err(code) => return code,
+        Err(e) => return e.report(),
     };
+    error::exit(dispatch(&cli, &app))
+}
+
+fn dispatch(cli: &Cli, app: &App) -> CliResult {
     match &cli.command {
         Command::Validate(a) => cmd::validate::run(a, Some(&app.handlers)),
         Command::Graph(a) => cmd::graph::run(a, Some(&app.handlers)),
-        Command::Schema(a) => cmd::schema::run(a, &app),
-        Command::Handlers(a) => cmd::handlers::run(a, &app),
-        Command::Config(a) => cmd::config::run(a, &app),
-        Command::Generate(a) => with_runtime(cmd::generate::run(a, &app)),
-        Command::Run(a) => with_runtime(cmd::run::run(a, &app)),
-        Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, &app)),
-        Command::Status(a) => with_runtime(cmd::runs::status(a, &app)),
-        Command::Trace(a) => with_runtime(cmd::runs::trace(a, &app)),
-        Command::Runs(a) => with_runtime(cmd::runs::runs(a, &app)),
-        Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, &app)),
+        Command::Schema(a) => cmd::schema::run(a, app),
+        Command::Handlers(a) => cmd::handlers::run(a, app),
+        Command::Config(a) => cmd::config::run(a, app),
+        Command::Generate(a) => with_runtime(cmd::generate::run(a, app)),
+        Command::Run(a) => with_runtime(cmd::run::run(a, app)),
+        Command::Orchestrator(a) => with_runtime(cmd::orchestrator::run(a, app)),
+        Command::Status(a) => with_runtime(cmd::runs::status(a, app)),
+        Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
+        Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
+        Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),
+        Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Events(EventsCommand::Replay(a)) => {
             let args = cmd::runs::RunArgs {
                 correlation_id: a.correlation_id,
                 bus: a.bus.clone(),
                 json: a.json,
             };
-            with_runtime(async move { cmd::runs::replay_run(&args, &app).await })
+            with_runtime(async move { cmd::runs::replay_run(&args, app).await })
         }
     }
 }
 
 /// The configuration (`--config FILE`, else working directory, XDG) and the handlers this
 /// binary links.
-fn load_app(file: Option<&std::path::Path>) -> Result<App, ExitCode> {
+fn load_app(file: Option<&std::path::Path>) -> Result<App, CliError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     let file = file
         .map(|f| f.to_path_buf())
         .or_else(|| Config::find_file(&cwd, &env));
-    let config = Config::load_file_with(file.as_deref(), &env).map_err(|e| {
-        eprintln!("onex: configuration error: {e}");
-        ExitCode::from(2)
-    })?;
-    App::new(config).map_err(|e| {
-        eprintln!("onex: {e}");
-        ExitCode::from(2)
-    })
+    let config = Config::load_file_with(file.as_deref(), &env)
+        .map_err(|e| CliError::usage(format!("onex: configuration error: {e}")))?;
+    App::new(config).map_err(|e| CliError::usage(format!("onex: {e}")))
 }
 
 /// Logs to stderr (`ONEX_LOG`, default warn; info of the service for `onex orchestrator`), as
@@ -227,19 +248,13 @@ fn init_tracing(
 }
 
 /// Runs `f` on the one tokio runtime of the process.
-fn with_runtime<Fut>(f: Fut) -> ExitCode
+fn with_runtime<Fut>(f: Fut) -> CliResult
 where
-    Fut: std::future::Future<Output = ExitCode>,
+    Fut: std::future::Future<Output = CliResult>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("onex: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
+        .map_err(|e| CliError::failed(format!("onex: cannot start the async runtime: {e}")))?;
     runtime.block_on(f)
 }

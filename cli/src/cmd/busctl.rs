@@ -9,13 +9,11 @@ use onex_engine::pipeline::{Executor, Services};
 use onex_engine::service::{Orchestrator, OrchestratorOptions};
 use onex_engine::workflow::WorkflowSet;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Exit code: the bus could not be reached.
-pub const EXIT_UNREACHABLE: u8 = 4;
+use crate::error::CliError;
 
 /// `--bus URL`: an empty value is a mistake (an unset variable in a script), never "the
 /// default" — the configured bus is what omitting the flag gives.
@@ -55,30 +53,25 @@ pub fn bus_config(config: &Config, url: Option<&str>) -> BusConfig {
     cfg
 }
 
-/// Connects, mapping failures to the exit codes of the CLI (4 unreachable, 2 configuration).
+/// Connects; an unreachable bus is [`crate::error::Kind::Unreachable`], a bad setting
+/// [`crate::error::Kind::Usage`].
 pub async fn connect(
     cfg: &BusConfig,
     role: Role,
     events: Arc<EventRegistry>,
     wait: Duration,
-) -> Result<Arc<dyn EventBus>, ExitCode> {
+) -> Result<Arc<dyn EventBus>, CliError> {
     match tokio::time::timeout(wait, bus::connect(cfg, role, events)).await {
         Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) if e.is_unreachable() => {
-            eprintln!("onex: bus unreachable ({}): {e}", cfg.url);
-            Err(ExitCode::from(EXIT_UNREACHABLE))
-        }
-        Ok(Err(e)) => {
-            eprintln!("onex: bus: {e}");
-            Err(ExitCode::from(2))
-        }
-        Err(_) => {
-            eprintln!(
-                "onex: bus unreachable ({}): no answer within {wait:?}",
-                cfg.url
-            );
-            Err(ExitCode::from(EXIT_UNREACHABLE))
-        }
+        Ok(Err(e)) if e.is_unreachable() => Err(CliError::unreachable(format!(
+            "onex: bus unreachable ({}): {e}",
+            cfg.url
+        ))),
+        Ok(Err(e)) => Err(CliError::usage(format!("onex: bus: {e}"))),
+        Err(_) => Err(CliError::unreachable(format!(
+            "onex: bus unreachable ({}): no answer within {wait:?}",
+            cfg.url
+        ))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `onex config`: the effective configuration — every documented key with its value and where
 //! the value came from (default, the file and position, an environment variable, a flag).
 
-use std::process::ExitCode;
+use crate::error::CliResult;
 
 use crate::app::App;
 use onex_engine::config::{Config, ENGINE_KEYS, Origin};
@@ -99,7 +99,7 @@ pub fn render_toml(rows: &[(String, Option<toml::Value>, Origin)], source: Optio
     out
 }
 
-pub fn run(args: &ConfigArgs, app: &App) -> ExitCode {
+pub fn run(args: &ConfigArgs, app: &App) -> CliResult {
     use std::io::Write as _;
     let rows = rows(args, &app.config);
     let text = if args.json {
@@ -119,5 +119,5 @@ pub fn run(args: &ConfigArgs, app: &App) -> ExitCode {
     };
     // A closed pipe (`onex config | head`) is not an error of ours.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -4,10 +4,11 @@
 //! unreadable or invalid payload, message too large); 4 bus unreachable.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
+use crate::error::{CliError, CliResult};
+use crate::outln;
 use onex_engine::bus::order::{Ordered, RunOrderer};
 use onex_engine::bus::{BusError, EventBus, ObserveFrom, Position, Role, connect};
 use onex_engine::events::{
@@ -28,7 +29,7 @@ pub enum EventsCmd {
         #[arg(long)]
         topic: Vec<String>,
         /// Only this run's events, released in seq order.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         correlation_id: Option<Uuid>,
         /// Start at the oldest retained event instead of the end.
         #[arg(long)]
@@ -40,7 +41,7 @@ pub enum EventsCmd {
         #[arg(long)]
         count: Option<u64>,
         /// Exit (0) after this many seconds without an event.
-        #[arg(long)]
+        #[arg(long, value_name = "SECONDS")]
         idle_timeout: Option<u64>,
     },
     /// Publish one event built from a payload file.
@@ -49,19 +50,19 @@ pub enum EventsCmd {
         #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
         bus: Option<String>,
         /// Event type of the catalogue (`PromptSubmitted`).
-        #[arg(long = "type")]
+        #[arg(long = "type", value_name = "TYPE")]
         event_type: String,
         /// JSON payload file, `-` for standard input.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         payload: PathBuf,
         /// Run id (default: a new UUID v7).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         correlation_id: Option<Uuid>,
         /// Position in the run (default 1).
         #[arg(long, default_value_t = 1)]
         seq: u64,
         /// event_id of the run's previous event.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         causation_id: Option<Uuid>,
         /// Stage id (default: the event type's stage when it has exactly one).
         #[arg(long)]
@@ -75,30 +76,16 @@ pub enum EventsCmd {
     },
 }
 
-fn fail(e: &BusError) -> ExitCode {
-    eprintln!("onex events: {e}");
-    if e.is_unreachable() {
-        ExitCode::from(4)
-    } else {
-        match e {
-            BusError::TooLarge { .. } | BusError::Invalid { .. } | BusError::Config(_) => {
-                ExitCode::from(2)
-            }
-            _ => ExitCode::from(1),
-        }
-    }
+fn fail(e: &BusError) -> CliError {
+    CliError::bus("onex events: ", e)
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("onex events: {msg}");
-    ExitCode::from(2)
+fn usage(msg: impl std::fmt::Display) -> CliError {
+    CliError::usage(format!("onex events: {msg}"))
 }
 
-pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
-    let events = match app.events(&[]) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+pub async fn run(cmd: &EventsCmd, app: &App) -> CliResult {
+    let events = app.events(&[])?;
     match cmd {
         EventsCmd::Tail {
             bus,
@@ -110,14 +97,10 @@ pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
             idle_timeout,
         } => {
             let cfg = super::busctl::bus_config(&app.config, bus.as_deref());
-            let b = match connect(&cfg, Role::Cli, events).await {
-                Ok(b) => b,
-                Err(e) => return fail(&e),
-            };
-            let topics = match resolve_topics(b.as_ref(), topic) {
-                Ok(t) => t,
-                Err(m) => return usage(m),
-            };
+            let b = connect(&cfg, Role::Cli, events)
+                .await
+                .map_err(|e| fail(&e))?;
+            let topics = resolve_topics(b.as_ref(), topic).map_err(usage)?;
             let from = if *from_beginning {
                 ObserveFrom::Beginning
             } else {
@@ -130,11 +113,9 @@ pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
                 idle: idle_timeout.map(Duration::from_secs),
             };
             tokio::select! {
-                r = tail(b.as_ref(), &topics, from, &opts) => match r {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(&e),
-                },
-                _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+                r = tail(b.as_ref(), &topics, from, &opts) => r,
+                // Stopping a tail is how it ends: a success.
+                _ = tokio::signal::ctrl_c() => Ok(()),
             }
         }
         EventsCmd::Publish {
@@ -148,7 +129,7 @@ pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
             status,
             json,
         } => {
-            let env = match build_envelope(
+            let env = build_envelope(
                 &events,
                 event_type,
                 payload,
@@ -157,29 +138,23 @@ pub async fn run(cmd: &EventsCmd, app: &App) -> ExitCode {
                 *causation_id,
                 stage.as_deref(),
                 status.as_deref(),
-            ) {
-                Ok(e) => e,
-                Err(m) => return usage(m),
-            };
+            )
+            .map_err(usage)?;
             let cfg = super::busctl::bus_config(&app.config, bus.as_deref());
-            let b = match connect(&cfg, Role::Cli, events).await {
-                Ok(b) => b,
-                Err(e) => return fail(&e),
-            };
-            match b.publish(&env).await {
-                Ok(pos) => {
-                    if *json {
-                        let out = serde_json::json!({"position": pos, "envelope": env});
-                        println!("{out}");
-                    } else {
-                        println!(
-                            "published {} {} (correlation_id {}) at {pos}",
-                            env.event_type, env.event_id, env.correlation_id
-                        );
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e),
+            let b = connect(&cfg, Role::Cli, events)
+                .await
+                .map_err(|e| fail(&e))?;
+            let pos = b.publish(&env).await.map_err(|e| fail(&e))?;
+            if *json {
+                let out = serde_json::json!({"position": pos, "envelope": env});
+                outln!("{out}")
+            } else {
+                outln!(
+                    "published {} {} (correlation_id {}) at {pos}",
+                    env.event_type,
+                    env.event_id,
+                    env.correlation_id
+                )
             }
         }
     }
@@ -221,13 +196,8 @@ struct TailOpts {
     idle: Option<Duration>,
 }
 
-async fn tail(
-    bus: &dyn EventBus,
-    topics: &[String],
-    from: ObserveFrom,
-    o: &TailOpts,
-) -> Result<(), BusError> {
-    let mut obs = bus.observe(topics, from).await?;
+async fn tail(bus: &dyn EventBus, topics: &[String], from: ObserveFrom, o: &TailOpts) -> CliResult {
+    let mut obs = bus.observe(topics, from).await.map_err(|e| fail(&e))?;
     let mut orderer = RunOrderer::default();
     let mut printed = 0u64;
     let mut last_event = Instant::now();
@@ -238,7 +208,10 @@ async fn tail(
         if o.idle.is_some_and(|i| last_event.elapsed() >= i) {
             return Ok(());
         }
-        let got = obs.next(Duration::from_millis(250)).await?;
+        let got = obs
+            .next(Duration::from_millis(250))
+            .await
+            .map_err(|e| fail(&e))?;
         let mut ready: Vec<Ordered> = Vec::new();
         if let Some(item) = got {
             last_event = Instant::now();
@@ -247,7 +220,7 @@ async fn tail(
                 // One run: released in seq order, duplicates dropped, gaps reported.
                 Some(_) => ready.extend(orderer.push(item.envelope.clone())),
                 None => {
-                    print_event(&item.envelope, Some(&item.position), o.json);
+                    print_event(&item.envelope, Some(&item.position), o.json)?;
                     printed += 1;
                     continue;
                 }
@@ -257,7 +230,7 @@ async fn tail(
         for r in ready {
             match r {
                 Ordered::Event(e) => {
-                    print_event(&e, None, o.json);
+                    print_event(&e, None, o.json)?;
                     printed += 1;
                 }
                 Ordered::Gap {
@@ -275,16 +248,18 @@ async fn tail(
     }
 }
 
-fn print_event(e: &Envelope, position: Option<&Position>, json: bool) {
+fn print_event(e: &Envelope, position: Option<&Position>, json: bool) -> CliResult {
     if json {
-        match serde_json::to_string(e) {
-            Ok(s) => println!("{s}"),
-            Err(err) => eprintln!("onex events: cannot print {}: {err}", e.event_id),
-        }
-        return;
+        return match serde_json::to_string(e) {
+            Ok(s) => outln!("{s}"),
+            Err(err) => {
+                eprintln!("onex events: cannot print {}: {err}", e.event_id);
+                Ok(())
+            }
+        };
     }
     let at = position.map(|p| format!("  {p}")).unwrap_or_default();
-    println!(
+    outln!(
         "{}  {:>3}  {:<24} {}/{}  {}{at}",
         e.timestamp,
         e.seq,
@@ -292,7 +267,7 @@ fn print_event(e: &Envelope, position: Option<&Position>, json: bool) {
         e.stage,
         status_name(e.status),
         e.correlation_id
-    );
+    )
 }
 
 fn status_name(s: EventStatus) -> &'static str {

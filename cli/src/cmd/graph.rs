@@ -1,9 +1,9 @@
 //! `onex graph PATH [--format mermaid|dot]`: draws a contract's execution graph (workflow nodes;
 //! for our dialect X also each stage's gates, read from `onex.stages[i].gates`).
 
+use crate::error::{CliError, CliResult, Kind};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use onex_engine::contract::executable::EngineKnowledge;
 use onex_engine::contract::{Dialect, ValidateOptions, WorkflowGraph, validate_file};
@@ -243,10 +243,12 @@ pub fn render(
 }
 
 /// Runs `onex graph`: 0 = drawn, 1 = the contract has errors or no graph, 2 = unreadable path.
-pub fn run(args: &GraphArgs, engine: Option<&dyn EngineKnowledge>) -> ExitCode {
+pub fn run(args: &GraphArgs, engine: Option<&dyn EngineKnowledge>) -> CliResult {
     if !args.path.exists() {
-        eprintln!("onex graph: error: {}: no such file", args.path.display());
-        return ExitCode::from(2);
+        return Err(CliError::usage(format!(
+            "onex graph: error: {}: no such file",
+            args.path.display()
+        )));
     }
     let rep = validate_file(&args.path, &ValidateOptions::default(), engine);
     let Some(doc) = rep.doc.as_ref() else {
@@ -260,16 +262,13 @@ pub fn run(args: &GraphArgs, engine: Option<&dyn EngineKnowledge>) -> ExitCode {
                 d.message
             );
         }
-        return ExitCode::from(1);
+        return Err(CliError::reported(Kind::Failed));
     };
     match render(&doc.value, rep.dialect, args.format) {
-        Ok(s) => {
-            print!("{s}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("onex graph: error: {}: {e}", args.path.display());
-            ExitCode::from(1)
-        }
+        Ok(s) => crate::outln!("{}", s.strip_suffix('\n').unwrap_or(&s)),
+        Err(e) => Err(CliError::failed(format!(
+            "onex graph: error: {}: {e}",
+            args.path.display()
+        ))),
     }
 }

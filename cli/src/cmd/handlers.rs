@@ -2,8 +2,9 @@
 //! packages this binary links — with its use, its doc line, its outputs and its parameters.
 
 use crate::app::App;
+use crate::error::{CliError, CliResult};
+use crate::outln;
 use onex_engine::contract::executable::Outputs;
-use std::process::ExitCode;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct HandlersArgs {
@@ -14,7 +15,7 @@ pub struct HandlersArgs {
     pub json: bool,
 }
 
-pub fn run(args: &HandlersArgs, app: &App) -> ExitCode {
+pub fn run(args: &HandlersArgs, app: &App) -> CliResult {
     let entries: Vec<_> = app
         .handlers
         .entries()
@@ -28,11 +29,10 @@ pub fn run(args: &HandlersArgs, app: &App) -> ExitCode {
             .and_then(|n| onex_engine::diag::did_you_mean(n, names.iter().copied()))
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default();
-        eprintln!(
+        return Err(CliError::usage(format!(
             "onex handlers: no handler '{}'{hint}",
             args.name.as_deref().unwrap_or_default()
-        );
-        return ExitCode::from(2);
+        )));
     }
     for e in entries {
         let kinds: Vec<&str> = [("stage", e.info.stage), ("gate", e.info.gate)]
@@ -50,27 +50,27 @@ pub fn run(args: &HandlersArgs, app: &App) -> ExitCode {
                 .iter()
                 .map(|p| serde_json::json!({"name": p.name, "required": p.required, "doc": p.doc}))
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"name": e.name, "use": kinds, "doc": e.info.doc,
                                    "outputs": outputs, "params": params,
                                    "failure_codes": e.info.failure_codes})
-            );
+            )?;
             continue;
         }
-        println!("{} ({})", e.name, kinds.join(", "));
-        println!("    {}", e.info.doc);
+        outln!("{} ({})", e.name, kinds.join(", "))?;
+        outln!("    {}", e.info.doc)?;
         if e.info.stage && !outputs.is_empty() {
-            println!("    outputs: {outputs}");
+            outln!("    outputs: {outputs}")?;
         }
         for p in e.info.params {
-            println!(
+            outln!(
                 "    params.{}{}: {}",
                 p.name,
                 if p.required { " (required)" } else { "" },
                 p.doc
-            );
+            )?;
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

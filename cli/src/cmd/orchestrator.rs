@@ -3,12 +3,12 @@
 
 use super::busctl;
 use crate::app::App;
+use crate::error::{CliError, CliResult};
 use onex_engine::bus::Role;
 use onex_engine::config::Config;
 use onex_engine::service::{OrchestratorOptions, presence::Presence};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -19,10 +19,10 @@ pub struct OrchestratorArgs {
     #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// Consumer group; orchestrators of one group share the work.
-    #[arg(long, value_name = "G")]
+    #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
     /// Runs at once.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "RUNS")]
     pub concurrency: Option<usize>,
     /// Serve Prometheus metrics (`/metrics`), liveness (`/healthz`) and readiness (`/readyz`)
     /// here (`127.0.0.1:9464`, `localhost:9464`).
@@ -32,7 +32,7 @@ pub struct OrchestratorArgs {
     #[arg(long = "allowed-root", value_name = "DIR")]
     pub allowed_roots: Vec<PathBuf>,
     /// Exit after this many seconds without work.
-    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
     pub exit_when_idle: Option<u64>,
     /// A workflow contract, or a directory of them, to host (repeatable; default:
     /// `orchestrator.workflows`, else the shipped node generation and node quality check).
@@ -46,42 +46,30 @@ pub struct OrchestratorArgs {
     pub templates: Option<PathBuf>,
 }
 
-pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
+pub async fn run(args: &OrchestratorArgs, app: &App) -> CliResult {
     let config = &app.config;
     let mut paths = args.workflows.clone();
     paths.extend(args.contract.clone());
-    let workflows = match app.load_workflows(&paths) {
-        Ok(w) => Arc::new(w),
-        Err(code) => return code,
-    };
+    let workflows = Arc::new(app.load_workflows(&paths)?);
     let bus_cfg = busctl::bus_config(config, args.bus.as_deref());
-    let bus = match busctl::connect(
+    let bus = busctl::connect(
         &bus_cfg,
         Role::Service,
         workflows.events().clone(),
         Duration::from_secs(30),
     )
-    .await
-    {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let mut svc = match app.services(args.templates.clone(), false) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    .await?;
+    let mut svc = app.services(args.templates.clone(), false)?;
     svc.allowed_roots = if !args.allowed_roots.is_empty() {
         args.allowed_roots.clone()
     } else if !config.orchestrator.allowed_roots.is_empty() {
         config.orchestrator.allowed_roots.clone()
     } else {
-        match std::env::current_dir() {
-            Ok(d) => vec![d],
-            Err(e) => {
-                eprintln!("onex orchestrator: cannot read the working directory: {e}");
-                return ExitCode::from(2);
-            }
-        }
+        vec![std::env::current_dir().map_err(|e| {
+            CliError::usage(format!(
+                "onex orchestrator: cannot read the working directory: {e}"
+            ))
+        })?]
     };
     let opts = OrchestratorOptions {
         group: args
@@ -98,16 +86,12 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
     let orch = busctl::orchestrator(bus.clone(), app, workflows.clone(), svc, opts);
     // On the embedded bus, say we are here (the CLI then leaves the work to us).
     let _presence = match busctl::embedded_presence_dir(&bus_cfg) {
-        Some(dir) => match Presence::register(&dir, orch.instance()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!(
-                    "onex orchestrator: cannot register in {}: {e}",
-                    dir.display()
-                );
-                return ExitCode::from(2);
-            }
-        },
+        Some(dir) => Some(Presence::register(&dir, orch.instance()).map_err(|e| {
+            CliError::usage(format!(
+                "onex orchestrator: cannot register in {}: {e}",
+                dir.display()
+            ))
+        })?),
         None => None,
     };
     if let Some(addr) = args.metrics_addr {
@@ -116,8 +100,9 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
                 "onex orchestrator: metrics on http://{bound}/metrics (/healthz, /readyz)"
             ),
             Err(e) => {
-                eprintln!("onex orchestrator: metrics on {addr}: {e}");
-                return ExitCode::from(2);
+                return Err(CliError::usage(format!(
+                    "onex orchestrator: metrics on {addr}: {e}"
+                )));
             }
         }
     }
@@ -167,16 +152,12 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> ExitCode {
                 "onex orchestrator: stopped ({} runs, {} succeeded, {} re-published, {} retried)",
                 stats.ran, stats.succeeded, stats.republished, stats.retried
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("onex orchestrator: {e}");
-            ExitCode::from(if e.is_unreachable() {
-                busctl::EXIT_UNREACHABLE
-            } else {
-                1
-            })
+        Err(e) if e.is_unreachable() => {
+            Err(CliError::unreachable(format!("onex orchestrator: {e}")))
         }
+        Err(e) => Err(CliError::failed(format!("onex orchestrator: {e}"))),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::submit::{self, Submission};
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
 use crate::progress::Display;
 use onex_engine::events::{Component, EventStatus};
 use onex_engine::pipeline::RunResult;
@@ -12,17 +13,18 @@ use onex_engine::workflow::Workflow;
 use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Examples:\n  onex run node_quality_check --input node_directory=generated/infrastructure_postgres_writer_effect\n  onex run my/contract.yaml --payload request.json --detach"
+    after_help = "Examples:\n  onex run node_quality_check --input node_directory=generated/infrastructure_postgres_writer_effect\n  onex run my/contract.yaml --input text=@request.txt     # a field's text from a file (@- = stdin)\n  onex run my/contract.yaml --payload request.json --detach"
 )]
 pub struct RunWorkflowArgs {
     /// A workflow name (of `orchestrator.workflows` or the shipped ones) or a contract file.
     pub workflow: String,
-    /// A trigger payload field: `KEY=VALUE` (VALUE parsed as JSON when it is, else text).
+    /// A trigger payload field: `KEY=VALUE` (VALUE parsed as JSON when it is, else text);
+    /// `KEY=@FILE` takes the text of FILE (`@-` standard input), for values too long for an
+    /// argument.
     #[arg(long = "input", value_name = "KEY=VALUE", conflicts_with = "payload")]
     pub inputs: Vec<String>,
     /// The trigger payload as a JSON file (`-` = standard input).
@@ -32,7 +34,7 @@ pub struct RunWorkflowArgs {
     #[arg(long, value_name = "EVENT_TYPE")]
     pub trigger: Option<String>,
     /// The run id (default: a new UUID v7).
-    #[arg(long, value_name = "UUID")]
+    #[arg(long, value_name = "ID")]
     pub correlation_id: Option<Uuid>,
     /// NDJSON: one event envelope per line as it happens, then `{"result": …}`.
     #[arg(long)]
@@ -52,7 +54,7 @@ pub struct RunWorkflowArgs {
 }
 
 /// The workflow named by `name`: a contract file, or a hosted workflow's name.
-fn find_workflow(app: &App, name: &str) -> Result<Workflow, ExitCode> {
+fn find_workflow(app: &App, name: &str) -> Result<Workflow, CliError> {
     let path = PathBuf::from(name);
     if path.is_file() {
         return app.load_workflow(&path);
@@ -65,22 +67,20 @@ fn find_workflow(app: &App, name: &str) -> Result<Workflow, ExitCode> {
             let hint = onex_engine::diag::did_you_mean(name, known.iter().map(String::as_str))
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
-            eprintln!(
-                "onex run: no workflow '{name}'{hint}; known: {} — or give a contract file",
+            Err(usage(format!(
+                "no workflow '{name}'{hint}; known: {} — or give a contract file",
                 known.join(", ")
-            );
-            Err(ExitCode::from(2))
+            )))
         }
     }
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("onex run: {msg}");
-    ExitCode::from(2)
+fn usage(msg: impl std::fmt::Display) -> CliError {
+    CliError::usage(format!("onex run: {msg}"))
 }
 
 /// The trigger payload from `--input` or `--payload`.
-fn payload(args: &RunWorkflowArgs) -> Result<Value, ExitCode> {
+fn payload(args: &RunWorkflowArgs) -> Result<Value, CliError> {
     if let Some(p) = &args.payload {
         let text = if p.as_os_str() == "-" {
             let mut s = String::new();
@@ -102,7 +102,20 @@ fn payload(args: &RunWorkflowArgs) -> Result<Value, ExitCode> {
         if k.is_empty() {
             return Err(usage(format!("--input {kv}: the key is empty")));
         }
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        let value = match v.strip_prefix('@') {
+            Some("-") => {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                    usage(format!("--input {k}=@-: cannot read standard input: {e}"))
+                })?;
+                Value::String(s)
+            }
+            Some(file) => Value::String(
+                std::fs::read_to_string(file)
+                    .map_err(|e| usage(format!("--input {k}=@{file}: {e}")))?,
+            ),
+            None => serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned())),
+        };
         m.insert(k.to_owned(), value);
     }
     Ok(Value::Object(m))
@@ -113,16 +126,13 @@ fn render(display: &Display, r: &RunResult) -> bool {
     r.success()
 }
 
-pub async fn run(args: &RunWorkflowArgs, app: &App) -> ExitCode {
-    let workflow = match find_workflow(app, &args.workflow) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
+pub async fn run(args: &RunWorkflowArgs, app: &App) -> CliResult {
+    let workflow = find_workflow(app, &args.workflow)?;
     let registry = match onex_engine::workflow::WorkflowSet::new(vec![workflow.clone()]) {
         Ok(s) => s.events().clone(),
         Err(d) => {
             crate::print_diagnostics(&d);
-            return ExitCode::from(2);
+            return Err(CliError::reported(Kind::Usage));
         }
     };
     // A client starts a run with a trigger whose catalogue entry starts something; a trigger
@@ -135,36 +145,30 @@ pub async fn run(args: &RunWorkflowArgs, app: &App) -> ExitCode {
     let trigger_type = match &args.trigger {
         Some(t) if workflow.contract.triggers.contains(t) => t.clone(),
         Some(t) => {
-            return usage(format!(
+            return Err(usage(format!(
                 "--trigger {t}: not a trigger of {} (its triggers: {})",
                 workflow.id.name,
                 workflow.contract.triggers.join(", ")
-            ));
+            )));
         }
         None => match workflow.contract.triggers.iter().find(|t| startable(t)) {
             Some(t) => t.clone(),
             None => {
-                return usage(format!(
+                return Err(usage(format!(
                     "{} has no trigger a client can publish ({}); choose one with --trigger",
                     workflow.id.name,
                     workflow.contract.triggers.join(", ")
-                ));
+                )));
             }
         },
     };
-    let payload = match payload(args) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let payload = payload(args)?;
     if let Err(e) = registry.validate_payload(&trigger_type, &payload) {
-        return usage(format!(
+        return Err(usage(format!(
             "the {trigger_type} payload does not fit the catalogue: {e}"
-        ));
+        )));
     }
-    let services = match app.services(None, false) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let services = app.services(None, false)?;
     let trigger = trigger_envelope(
         &trigger_type,
         payload,

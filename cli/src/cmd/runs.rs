@@ -3,18 +3,20 @@
 
 use super::busctl;
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
+use crate::outln;
 use crate::progress::{Display, Style};
 use onex_engine::bus::Role;
 use onex_engine::events::{Envelope, EventStatus, StageScope};
 use onex_engine::pipeline::replay;
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The run's correlation id.
+    #[arg(value_name = "ID")]
     pub correlation_id: Uuid,
     /// The bus (default: configuration, `ONEX_BUS`).
     #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
@@ -30,85 +32,77 @@ pub struct RunsArgs {
     #[arg(long, value_name = "URL", value_parser = crate::cmd::busctl::parse_bus_url)]
     pub bus: Option<String>,
     /// How many recent runs.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_name = "COUNT", default_value_t = 20)]
     pub limit: usize,
     /// JSON output (one object per line).
     #[arg(long)]
     pub json: bool,
 }
 
-async fn run_events(args: &RunArgs, app: &App) -> Result<Vec<Envelope>, ExitCode> {
+async fn run_events(args: &RunArgs, app: &App) -> Result<Vec<Envelope>, CliError> {
     let cfg = busctl::bus_config(&app.config, args.bus.as_deref());
     let bus = busctl::connect(&cfg, Role::Cli, app.events(&[])?, Duration::from_secs(10)).await?;
     let events = busctl::read_run(bus.as_ref(), args.correlation_id)
         .await
-        .map_err(|e| {
-            eprintln!("onex: reading events: {e}");
-            ExitCode::from(1)
-        })?;
+        .map_err(|e| CliError::failed(format!("onex: reading events: {e}")))?;
     if events.is_empty() {
-        eprintln!(
+        return Err(CliError::failed(format!(
             "onex: no events of run {} on {}",
             args.correlation_id, cfg.url
-        );
-        return Err(ExitCode::from(1));
+        )));
     }
     Ok(replay::order_run(&events))
 }
 
 /// `onex status ID`: the run's outcome so far.
-pub async fn status(args: &RunArgs, app: &App) -> ExitCode {
-    let events = match run_events(args, app).await {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
+pub async fn status(args: &RunArgs, app: &App) -> CliResult {
+    let events = run_events(args, app).await?;
     match replay::rebuild(&events, None) {
         Some(r) => {
             Display::new(if args.json { Style::Json } else { Style::Text }).run_result(&r);
             if r.success() {
-                ExitCode::SUCCESS
+                Ok(())
             } else {
-                ExitCode::from(1)
+                Err(CliError::reported(Kind::Failed))
             }
         }
         None => {
-            let last = events.last().expect("non-empty");
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"correlation_id": args.correlation_id, "status": "running",
                                        "last_event": last.event_type, "seq": last.seq})
-                );
+                )
             } else {
-                println!(
+                outln!(
                     "run {} is running: last event {} (seq {}, stage {})",
-                    args.correlation_id, last.event_type, last.seq, last.stage
-                );
+                    args.correlation_id,
+                    last.event_type,
+                    last.seq,
+                    last.stage
+                )
             }
-            ExitCode::SUCCESS
         }
     }
 }
 
 /// `onex trace ID`: each stage and gate with start, duration and outcome.
-pub async fn trace(args: &RunArgs, app: &App) -> ExitCode {
-    let events = match run_events(args, app).await {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
+pub async fn trace(args: &RunArgs, app: &App) -> CliResult {
+    let events = run_events(args, app).await?;
     let Some(r) = replay::rebuild(&events, None) else {
-        eprintln!(
+        return Err(CliError::failed(format!(
             "onex trace: run {} has not finished yet",
             args.correlation_id
-        );
-        return ExitCode::from(1);
+        )));
     };
     let lines = replay::timeline(&r);
     if args.json {
-        println!("{}", serde_json::to_string(&lines).unwrap_or_default());
-        return ExitCode::SUCCESS;
+        return outln!("{}", serde_json::to_string(&lines).unwrap_or_default());
     }
-    println!(
+    outln!(
         "run {}  {}  trace {}  {} ms  {}",
         r.correlation_id,
         r.workflow
@@ -117,9 +111,9 @@ pub async fn trace(args: &RunArgs, app: &App) -> ExitCode {
         events[0].trace.traceparent,
         r.total_duration_ms,
         if r.success() { "success" } else { "failed" }
-    );
+    )?;
     for l in lines {
-        println!(
+        outln!(
             "{}{:<38} {:<26} {:>7} {:<10} {}",
             "  ".repeat(l.depth),
             l.name,
@@ -127,17 +121,14 @@ pub async fn trace(args: &RunArgs, app: &App) -> ExitCode {
             l.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default(),
             l.outcome,
             l.detail
-        );
+        )?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// `onex events replay --correlation-id ID`: the run shown again exactly as it looked live.
-pub async fn replay_run(args: &RunArgs, app: &App) -> ExitCode {
-    let events = match run_events(args, app).await {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
+pub async fn replay_run(args: &RunArgs, app: &App) -> CliResult {
+    let events = run_events(args, app).await?;
     let display = Display::new(if args.json { Style::Json } else { Style::Text });
     for e in &events {
         display.event(e);
@@ -145,27 +136,20 @@ pub async fn replay_run(args: &RunArgs, app: &App) -> ExitCode {
     match replay::rebuild(&events, None) {
         Some(r) => {
             display.run_result(&r);
-            ExitCode::SUCCESS
+            Ok(())
         }
         None => {
             eprintln!("(the run has not finished)");
-            ExitCode::SUCCESS
+            Ok(())
         }
     }
 }
 
 /// `onex runs`: recent runs of every workflow with their outcome.
-pub async fn runs(args: &RunsArgs, app: &App) -> ExitCode {
-    let events = match app.events(&[]) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
+pub async fn runs(args: &RunsArgs, app: &App) -> CliResult {
+    let events = app.events(&[])?;
     let cfg = busctl::bus_config(&app.config, args.bus.as_deref());
-    let bus = match busctl::connect(&cfg, Role::Cli, events.clone(), Duration::from_secs(10)).await
-    {
-        Ok(b) => b,
-        Err(c) => return c,
-    };
+    let bus = busctl::connect(&cfg, Role::Cli, events.clone(), Duration::from_secs(10)).await?;
     // Run-level events (triggers and terminal events) are all a run list needs.
     let topics: Vec<String> = events
         .catalogs()
@@ -174,13 +158,9 @@ pub async fn runs(args: &RunsArgs, app: &App) -> ExitCode {
         .filter(|d| d.stage == StageScope::Pipeline && d.event_type != "DeadLettered")
         .filter_map(|d| bus.topic(&d.event_type).ok())
         .collect();
-    let read = match busctl::read_all(bus.as_ref(), &topics, Duration::from_millis(300)).await {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("onex runs: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let read = busctl::read_all(bus.as_ref(), &topics, Duration::from_millis(300))
+        .await
+        .map_err(|e| CliError::failed(format!("onex runs: {e}")))?;
     // correlation id → (the client's trigger, the terminal event)
     let mut by_run: BTreeMap<Uuid, (Option<Envelope>, Option<Envelope>)> = BTreeMap::new();
     for e in read {
@@ -203,10 +183,13 @@ pub async fn runs(args: &RunsArgs, app: &App) -> ExitCode {
         at(&b.1).cmp(&at(&a.1))
     });
     if !args.json {
-        println!(
+        outln!(
             "{:<36}  {:<24}  {:<24}  {:<28}  INPUT",
-            "RUN", "WORKFLOW", "STARTED", "OUTCOME"
-        );
+            "RUN",
+            "WORKFLOW",
+            "STARTED",
+            "OUTCOME"
+        )?;
     }
     for (id, (submitted, terminal)) in rows.into_iter().take(args.limit) {
         let outcome = match terminal.as_ref().and_then(|t| t.outcome.as_ref()) {
@@ -243,20 +226,20 @@ pub async fn runs(args: &RunsArgs, app: &App) -> ExitCode {
             _ => String::new(),
         };
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"correlation_id": id, "workflow": terminal.as_ref().and_then(|t| t.workflow.clone()),
                                    "started_at": when, "outcome": outcome, "input": input,
                                    "outputs": terminal.as_ref().and_then(|t| t.outcome.as_ref()).map(|o| &o.outputs)})
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{id}  {workflow:<24}  {when:<24}  {outcome:<28}  {}",
                 ellipsis(&input, 60)
-            );
+            )?;
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// The first text field of a trigger payload (a prompt, a directory …), for the run list.

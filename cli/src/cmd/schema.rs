@@ -2,9 +2,9 @@
 //! [TYPE]` prints the event catalogues of the loaded workflows (each type's topic, stage,
 //! statuses and payload schema).
 
-use std::process::ExitCode;
-
 use crate::app::App;
+use crate::error::{CliError, CliResult};
+use crate::outln;
 use onex_engine::contract::schema::{SCHEMAS, find};
 
 /// Arguments of `onex schema`.
@@ -17,11 +17,8 @@ pub struct SchemaArgs {
 }
 
 /// `onex schema events [TYPE]`.
-fn events(app: &App, only: Option<&str>) -> ExitCode {
-    let registry = match app.events(&[]) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+fn events(app: &App, only: Option<&str>) -> CliResult {
+    let registry = app.events(&[])?;
     let mut shown = 0;
     for c in registry.catalogs() {
         for d in c.events() {
@@ -39,29 +36,28 @@ fn events(app: &App, only: Option<&str>) -> ExitCode {
                 "payload_schema": d.payload_schema,
             });
             if only.is_some() {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())?;
             } else {
-                println!(
+                outln!(
                     "{:<24} {:<36} {}",
                     d.event_type,
                     v["topic"].as_str().unwrap_or_default(),
                     d.description
-                );
+                )?;
             }
         }
     }
     if shown == 0 {
-        eprintln!(
+        return Err(CliError::usage(format!(
             "onex schema events: no event type '{}' in the loaded catalogues",
             only.unwrap_or_default()
-        );
-        return ExitCode::from(2);
+        )));
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Runs `onex schema`: 0 = printed, 2 = unknown name.
-pub fn run(args: &SchemaArgs, app: &App) -> ExitCode {
+pub fn run(args: &SchemaArgs, app: &App) -> CliResult {
     if args.name.as_deref() == Some("events") {
         return events(app, args.event_type.as_deref());
     }
@@ -72,24 +68,18 @@ pub fn run(args: &SchemaArgs, app: &App) -> ExitCode {
                     .ok()
                     .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(str::to_string))
                     .unwrap_or_default();
-                println!("{:<24} {title}", s.name);
+                outln!("{:<24} {title}", s.name)?;
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
         Some(n) => match find(n) {
             Some(s) => {
-                print!("{}", s.text);
-                if !s.text.ends_with('\n') {
-                    println!();
-                }
-                ExitCode::SUCCESS
+                // `outln!` adds the newline the text may lack.
+                outln!("{}", s.text.strip_suffix('\n').unwrap_or(s.text))
             }
-            None => {
-                eprintln!(
-                    "onex schema: error: no schema named `{n}`; run `onex schema` for the list"
-                );
-                ExitCode::from(2)
-            }
+            None => Err(CliError::usage(format!(
+                "onex schema: error: no schema named `{n}`; run `onex schema` for the list"
+            ))),
         },
     }
 }

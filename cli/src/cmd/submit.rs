@@ -7,6 +7,7 @@
 
 use super::busctl;
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
 use crate::progress::{Display, Style};
 use onex_engine::bus::Role;
 use onex_engine::config::CliMode;
@@ -16,14 +17,8 @@ use onex_engine::pipeline::{ChannelSink, Executor, RunRequest, RunResult, Servic
 use onex_engine::service::{Followed, OrchestratorOptions, Progress, RunFollower, presence};
 use onex_engine::workflow::{Workflow, WorkflowSet};
 use std::ffi::OsString;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Exit code: the CLI stopped waiting (the run goes on).
-const EXIT_WAIT_TIMEOUT: u8 = 3;
-/// Exit code: interrupted (SIGINT).
-const EXIT_INTERRUPTED: u8 = 130;
 
 /// Shows a finished run; says whether it succeeded.
 pub type Render = fn(&Display, &RunResult) -> bool;
@@ -49,12 +44,12 @@ pub struct Submission<'a> {
 }
 
 impl Submission<'_> {
-    fn events(&self) -> Result<Arc<EventRegistry>, ExitCode> {
+    fn events(&self) -> Result<Arc<EventRegistry>, CliError> {
         WorkflowSet::new(vec![self.workflow.clone()])
             .map(|s| s.events().clone())
             .map_err(|d| {
                 crate::print_diagnostics(&d);
-                ExitCode::from(2)
+                CliError::reported(Kind::Usage)
             })
     }
 
@@ -64,7 +59,7 @@ impl Submission<'_> {
 }
 
 /// Runs the submission in the mode the flags and `cli.mode` choose.
-pub async fn submit(sub: Submission<'_>) -> ExitCode {
+pub async fn submit(sub: Submission<'_>) -> CliResult {
     if sub.direct || sub.app.config.cli.mode == CliMode::Direct {
         return direct(sub).await;
     }
@@ -72,11 +67,8 @@ pub async fn submit(sub: Submission<'_>) -> ExitCode {
 }
 
 /// Runs the workflow in this process, showing events as they happen.
-pub async fn direct(sub: Submission<'_>) -> ExitCode {
-    let events = match sub.events() {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+pub async fn direct(sub: Submission<'_>) -> CliResult {
+    let events = sub.events()?;
     let display = sub.display();
     display.event(&sub.trigger);
     let request = RunRequest::new(sub.workflow.id.clone(), sub.trigger.clone(), 1);
@@ -103,11 +95,13 @@ pub async fn direct(sub: Submission<'_>) -> ExitCode {
     let Some(result) = result else {
         // Leaving the block dropped the run: its resources (staging directories …) were
         // rolled back on the way out, so an interrupted run leaves its outputs as they were.
-        eprintln!(
-            "{}: interrupted; run {cid} cancelled (anything it had not finished was rolled back)",
-            sub.command
-        );
-        return ExitCode::from(EXIT_INTERRUPTED);
+        return Err(CliError::new(
+            Kind::Interrupted,
+            format!(
+                "{}: interrupted; run {cid} cancelled (anything it had not finished was rolled back)",
+                sub.command
+            ),
+        ));
     };
     drop(sink);
     while let Ok(e) = rx.try_recv() {
@@ -120,29 +114,23 @@ fn finish(
     sub: &Submission<'_>,
     display: &Display,
     result: Result<RunResult, SinkError>,
-) -> ExitCode {
+) -> CliResult {
     match result {
         Ok(r) => {
             if (sub.render)(display, &r) {
-                ExitCode::SUCCESS
+                Ok(())
             } else {
-                ExitCode::from(1)
+                Err(CliError::reported(Kind::Failed))
             }
         }
-        Err(e) => {
-            eprintln!("{}: {e}", sub.command);
-            ExitCode::from(1)
-        }
+        Err(e) => Err(CliError::failed(format!("{}: {e}", sub.command))),
     }
 }
 
 /// Publishes the trigger on the bus and follows the run (or returns at once with `--detach`).
-pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
+pub async fn via_bus(sub: Submission<'_>) -> CliResult {
     let config = &sub.app.config;
-    let events = match sub.events() {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let events = sub.events()?;
     let bus_cfg = busctl::bus_config(config, sub.bus.as_deref());
     let wait = match config.cli.mode {
         CliMode::Auto => Duration::from_millis(config.cli.auto_fallback_ms),
@@ -150,22 +138,20 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
     };
     let bus = match busctl::connect(&bus_cfg, Role::Cli, events, wait).await {
         Ok(b) => b,
-        Err(code)
-            if config.cli.mode == CliMode::Auto
-                && code == ExitCode::from(busctl::EXIT_UNREACHABLE) =>
-        {
+        Err(e) if config.cli.mode == CliMode::Auto && e.kind == Kind::Unreachable => {
             eprintln!("onex: warning: bus unreachable; cli.mode = auto falls back to direct mode");
             return direct(sub).await;
         }
-        Err(code) => return code,
+        Err(e) => return Err(e),
     };
     let cid = onex_engine::pipeline::run::run_id_for(&sub.workflow.id.name, &sub.trigger);
-    let unreachable_or = |e: &onex_engine::bus::BusError| {
-        ExitCode::from(if e.is_unreachable() {
-            busctl::EXIT_UNREACHABLE
+    let bus_error = |what: String, e: &onex_engine::bus::BusError| {
+        let kind = if e.is_unreachable() {
+            Kind::Unreachable
         } else {
-            1
-        })
+            Kind::Failed
+        };
+        CliError::new(kind, format!("{}: {what}: {e}", sub.command))
     };
 
     // Run an orchestrator ourselves when the embedded bus has none.
@@ -174,34 +160,26 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
         if local.is_some()
             && let Err(e) = spawn_background_orchestrator(&bus_cfg.url, &sub.background_args)
         {
-            eprintln!(
+            return Err(CliError::usage(format!(
                 "{}: cannot start a background orchestrator: {e}",
                 sub.command
-            );
-            return ExitCode::from(2);
+            )));
         }
         let follower = RunFollower::new(bus.clone(), Vec::new());
-        let took = match follower.publish(&sub.trigger).await {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!(
-                    "{}: publishing {}: {e}",
-                    sub.command, sub.trigger.event_type
-                );
-                return unreachable_or(&e);
-            }
-        };
-        if sub.json {
-            println!(
+        let took = follower
+            .publish(&sub.trigger)
+            .await
+            .map_err(|e| bus_error(format!("publishing {}", sub.trigger.event_type), &e))?;
+        return if sub.json {
+            crate::outln!(
                 "{}",
                 serde_json::json!({"correlation_id": cid, "status": "submitted",
                                    "workflow": sub.workflow.id,
                                    "publish_ms": took.as_secs_f64() * 1000.0})
-            );
+            )
         } else {
-            println!("{cid}");
-        }
-        return ExitCode::SUCCESS;
+            crate::outln!("{cid}")
+        };
     }
 
     let follower = RunFollower::new(
@@ -213,23 +191,15 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
             .map(|s| s.id.clone())
             .collect(),
     );
-    let mut observer = match follower.subscribe().await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{}: observing the run's topics: {e}", sub.command);
-            return unreachable_or(&e);
-        }
-    };
-    match follower.publish(&sub.trigger).await {
-        Ok(took) => tracing::debug!(?took, "trigger published"),
-        Err(e) => {
-            eprintln!(
-                "{}: publishing {}: {e}",
-                sub.command, sub.trigger.event_type
-            );
-            return unreachable_or(&e);
-        }
-    }
+    let mut observer = follower
+        .subscribe()
+        .await
+        .map_err(|e| bus_error("observing the run's topics".into(), &e))?;
+    let took = follower
+        .publish(&sub.trigger)
+        .await
+        .map_err(|e| bus_error(format!("publishing {}", sub.trigger.event_type), &e))?;
+    tracing::debug!(?took, "trigger published");
     let local_run = match local {
         None => None,
         Some(_) => {
@@ -237,7 +207,7 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
                 Ok(s) => Arc::new(s),
                 Err(d) => {
                     crate::print_diagnostics(&d);
-                    return ExitCode::from(2);
+                    return Err(CliError::reported(Kind::Usage));
                 }
             };
             let orch = busctl::orchestrator(
@@ -279,7 +249,7 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
             } else {
                 eprintln!("{}: interrupted; run {cid} is on the bus, an orchestrator will finish it (onex status {cid})", sub.command);
             }
-            return ExitCode::from(EXIT_INTERRUPTED);
+            return Err(CliError::reported(Kind::Interrupted));
         }
     };
     if let Some(handle) = local_run {
@@ -288,18 +258,14 @@ pub async fn via_bus(sub: Submission<'_>) -> ExitCode {
     }
     match followed {
         Ok(Followed::Finished(r)) => finish(&sub, &display, Ok(*r)),
-        Ok(Followed::TimedOut) => {
-            eprintln!(
-                "{}: stopped waiting; the run goes on. correlation id {cid}",
+        Ok(Followed::TimedOut) => Err(CliError::new(
+            Kind::WaitTimeout,
+            format!(
+                "{}: stopped waiting; the run goes on. correlation id {cid}\n  follow it with: onex status {cid}",
                 sub.command
-            );
-            eprintln!("  follow it with: onex status {cid}");
-            ExitCode::from(EXIT_WAIT_TIMEOUT)
-        }
-        Err(e) => {
-            eprintln!("{}: following the run: {e}", sub.command);
-            unreachable_or(&e)
-        }
+            ),
+        )),
+        Err(e) => Err(bus_error("following the run".into(), &e)),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use onex_engine::contract::executable::EngineKnowledge;
 use onex_engine::contract::{ValidateOptions, report, validate_paths};
+
+use crate::error::{CliError, CliResult, Kind};
 
 /// Output formats of `onex validate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,18 +39,13 @@ pub struct ValidateArgs {
 
 /// Runs `onex validate`. Exit 0 = no error, 1 = errors (or warnings with --deny-warnings),
 /// 2 = usage error (no path, missing path).
-pub fn run(args: &ValidateArgs, engine: Option<&dyn EngineKnowledge>) -> ExitCode {
+pub fn run(args: &ValidateArgs, engine: Option<&dyn EngineKnowledge>) -> CliResult {
     let opts = ValidateOptions {
         strict: args.strict,
         include: !args.no_include,
     };
-    let rep = match validate_paths(&args.paths, &opts, engine) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("onex validate: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let rep = validate_paths(&args.paths, &opts, engine)
+        .map_err(|e| CliError::usage(format!("onex validate: error: {e}")))?;
     let out = match args.format {
         Format::Text => report::text(
             &rep,
@@ -60,15 +56,15 @@ pub fn run(args: &ValidateArgs, engine: Option<&dyn EngineKnowledge>) -> ExitCod
         Format::Sarif => pretty(&report::sarif(&rep)),
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    // A closed pipe (e.g. `| head`) is not a validation result: the exit code stays the
+    // report's.
+    let _ = stdout
         .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        // A closed pipe (e.g. `| head`) is not a validation result; keep the exit code honest.
-        return ExitCode::from(rep.exit_code(args.deny_warnings));
+        .and_then(|()| stdout.flush());
+    match rep.exit_code(args.deny_warnings) {
+        0 => Ok(()),
+        _ => Err(CliError::reported(Kind::Failed)),
     }
-    ExitCode::from(rep.exit_code(args.deny_warnings))
 }
 
 fn pretty(v: &serde_json::Value) -> String {

@@ -103,6 +103,12 @@ fn assert_fail(g: &G6Outcome, code: &str, msg_part: &str) {
         g.gate.message
     );
     assert!(!g.gate.recovery_suggestions.is_empty());
+    // Outside the roots, the way out is the roots, not the permissions.
+    if code == "OUTPUT_OUTSIDE_ROOT" && msg_part == "outside allowed roots" {
+        let s = g.gate.recovery_suggestions.join(" ");
+        assert!(s.contains("--allowed-root"), "{s}");
+        assert!(!s.contains("permissions"), "{s}");
+    }
 }
 
 /// A run end to end: G6, staging, 12 files, place.

@@ -54,6 +54,11 @@ const CREATE_RETRIES: usize = 16;
 const G6: &str = "G6";
 const SUGGEST_FIX_PERMISSIONS: &str = "Fix permissions or choose another -o";
 const SUGGEST_FORCE: &str = "Use --force";
+/// Outside the roots a run may write to: permissions are not the problem, the roots are.
+const SUGGEST_ALLOWED_ROOT: &str = "Choose an -o inside the allowed roots, or allow its directory: \
+     `onex orchestrator --allowed-root DIR` (or `orchestrator.allowed_roots` in onex.toml)";
+const SUGGEST_NO_PARENT: &str =
+    "Give -o without '..' components (an absolute path, or one below the working directory)";
 
 /// Error codes of the writing stage (§5.3 WritingFailed) and of G6 (§2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,6 +150,7 @@ impl OutputError {
         match self.code {
             OutputErrorCode::OutputExists => SUGGEST_FORCE,
             OutputErrorCode::DiskFull => "Free disk space or choose another -o",
+            OutputErrorCode::OutputOutsideRoot => SUGGEST_ALLOWED_ROOT,
             _ => SUGGEST_FIX_PERMISSIONS,
         }
     }
@@ -286,7 +292,11 @@ impl G6Outcome {
             OutputErrorCode::OutputOutsideRoot => err.message.clone(),
             _ => format!("not writable: {}", err.message),
         };
-        G6Outcome::fail(code, message, SUGGEST_FIX_PERMISSIONS, json!({}))
+        let suggestion = match code {
+            OutputErrorCode::OutputOutsideRoot => SUGGEST_ALLOWED_ROOT,
+            _ => SUGGEST_FIX_PERMISSIONS,
+        };
+        G6Outcome::fail(code, message, suggestion, json!({}))
     }
 }
 
@@ -314,7 +324,7 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
         return G6Outcome::fail(
             OutputErrorCode::OutputOutsideRoot,
             format!("'{dir}': '..' not allowed"),
-            SUGGEST_FIX_PERMISSIONS,
+            SUGGEST_NO_PARENT,
             details,
         );
     }
@@ -370,7 +380,7 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
                 "'{}' is outside allowed roots ({shown})",
                 canonical.display()
             ),
-            SUGGEST_FIX_PERMISSIONS,
+            SUGGEST_ALLOWED_ROOT,
             details,
         );
     }
