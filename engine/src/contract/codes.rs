@@ -113,6 +113,18 @@ pub static RULES: &[RuleInfo] = &[
         "declare the real node_type",
     ),
     r(
+        "ONEX018",
+        E,
+        "`description` is a string",
+        "write the description as a (quoted or block) string",
+    ),
+    r(
+        "ONEX019",
+        W,
+        "semver key in a shape ONEX reads leniently (`{major: \"1\"}`, `1.0`, `true`, an extra key); error with --strict",
+        "write the version as `{major: 1, minor: 0, patch: 0}` with integers and no other key",
+    ),
+    r(
         "ONEX020",
         W,
         "`name` is PascalCase or snake_case (not dialect E)",
@@ -189,6 +201,12 @@ pub static RULES: &[RuleInfo] = &[
         E,
         "dialect A `tool_specification` has `tool_name` and `main_tool_class`",
         "add tool_name and main_tool_class to tool_specification",
+    ),
+    r(
+        "ONEX038",
+        E,
+        "a handler contract (dialect E) has the field types and descriptor enums of ONEX's MinimalHandlerContract",
+        "use the documented type: strings for models, `pure`/`side_effecting` purity, integers >= 0 for timeouts",
     ),
     r(
         "ONEX040",
@@ -327,6 +345,12 @@ pub static RULES: &[RuleInfo] = &[
         E,
         "condition `expression` is `field op value` with a known operator",
         "write the condition as three tokens, e.g. `retry_count less_than 3`",
+    ),
+    r(
+        "ONEX069",
+        E,
+        "an FSM terminal state (`is_terminal: true`) is not recoverable (`is_recoverable` defaults to true)",
+        "add `is_recoverable: false` to the terminal state",
     ),
     r(
         "ONEX068",
