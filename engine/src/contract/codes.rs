@@ -241,7 +241,7 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX045",
         E,
-        "`depends_on` entries and edge endpoints name existing nodes",
+        "`depends_on` is a list of node ids and, like edge endpoints, names existing nodes",
         "fix the node id or declare the missing node",
     ),
     r(
@@ -265,7 +265,7 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX049",
         E,
-        "graph `node_type` in the §4 vocabulary",
+        "every graph node has a `node_type` in the §4 vocabulary",
         "use a §4 node_type such as COMPUTE_GENERIC",
     ),
     r(
@@ -349,7 +349,7 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX069",
         E,
-        "an FSM terminal state (`is_terminal: true`) is not recoverable (`is_recoverable` defaults to true)",
+        "an FSM terminal state (`is_terminal: true`) is not recoverable (`is_recoverable` defaults to true); both flags are booleans",
         "add `is_recoverable: false` to the terminal state",
     ),
     r(

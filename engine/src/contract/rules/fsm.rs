@@ -223,6 +223,18 @@ pub fn terminal_not_recoverable(ctx: &mut Ctx, base: &str) {
         return;
     };
     for (i, s) in states.iter().enumerate() {
+        for flag in ["is_terminal", "is_recoverable"] {
+            if let Some(v) = s.get(flag)
+                && lax::bool(v).is_none()
+            {
+                let at = format!("{}/{flag}", idx(&ptr(base, "states"), i));
+                ctx.emit(
+                    "ONEX069",
+                    &at,
+                    format!("`{flag}` must be a boolean, not {}", super::show(v)),
+                );
+            }
+        }
         let terminal = s.get("is_terminal").and_then(lax::bool) == Some(true);
         let recoverable = s.get("is_recoverable").map_or(Some(true), lax::bool) == Some(true);
         if terminal && recoverable {
