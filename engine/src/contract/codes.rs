@@ -431,6 +431,12 @@ pub static RULES: &[RuleInfo] = &[
         "write `key: !include relative/path.yaml`",
     ),
     r(
+        "ONEX086",
+        E,
+        "the document expands (aliases and includes, repeats counted) to at most 1,000,000 nodes, 16 MiB of text and 1,000 includes",
+        "use fewer aliases or includes; a fragment included many times is better written once and referenced by id",
+    ),
+    r(
         "ONEX090",
         E,
         "node manifest has every required field",
