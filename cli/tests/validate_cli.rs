@@ -127,7 +127,8 @@ fn json_shape() {
         .clone();
     let v: Value = serde_json::from_slice(&out).unwrap();
     let top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(top, ["files", "summary"]);
+    assert_eq!(top, ["format_version", "files", "summary"]);
+    assert_eq!(v["format_version"], 1);
     assert_eq!(
         v["summary"],
         serde_json::json!({"files": 2, "errors": 1, "warnings": 0})
@@ -151,7 +152,15 @@ fn json_shape() {
     assert_eq!(
         keys,
         [
-            "code", "severity", "message", "line", "column", "pointer", "help"
+            "code",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "end_column",
+            "pointer",
+            "help"
         ]
     );
     assert_eq!(
@@ -181,7 +190,7 @@ fn github_annotations() {
         .arg(&p)
         .assert()
         .code(1)
-        .stdout(predicate::str::is_match(r"(?m)^::error file=[^,]*onex046_cycle\.yaml,line=12,col=23,title=ONEX046::ONEX046 dependency cycle: a → c → b → a").unwrap());
+        .stdout(predicate::str::is_match(r"(?m)^::error file=[^,]*onex046_cycle\.yaml,line=12,endLine=12,col=23,endColumn=26,title=ONEX046::ONEX046 dependency cycle: a → c → b → a").unwrap());
 }
 
 #[test]

@@ -113,6 +113,18 @@ pub static RULES: &[RuleInfo] = &[
         "declare the real node_type",
     ),
     r(
+        "ONEX018",
+        E,
+        "`description` is a string",
+        "write the description as a (quoted or block) string",
+    ),
+    r(
+        "ONEX019",
+        W,
+        "semver key in a shape ONEX reads leniently (`{major: \"1\"}`, `1.0`, `true`, an extra key); error with --strict",
+        "write the version as `{major: 1, minor: 0, patch: 0}` with integers and no other key",
+    ),
+    r(
         "ONEX020",
         W,
         "`name` is PascalCase or snake_case (not dialect E)",
@@ -191,6 +203,12 @@ pub static RULES: &[RuleInfo] = &[
         "add tool_name and main_tool_class to tool_specification",
     ),
     r(
+        "ONEX038",
+        E,
+        "a handler contract (dialect E) has the field types and descriptor enums of ONEX's MinimalHandlerContract",
+        "use the documented type: strings for models, `pure`/`side_effecting` purity, integers >= 0 for timeouts",
+    ),
+    r(
         "ONEX040",
         E,
         "`execution_mode` is not reserved (`conditional`, `streaming`)",
@@ -223,7 +241,7 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX045",
         E,
-        "`depends_on` entries and edge endpoints name existing nodes",
+        "`depends_on` is a list of node ids and, like edge endpoints, names existing nodes",
         "fix the node id or declare the missing node",
     ),
     r(
@@ -247,7 +265,7 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX049",
         E,
-        "graph `node_type` in the §4 vocabulary",
+        "every graph node has a `node_type` in the §4 vocabulary",
         "use a §4 node_type such as COMPUTE_GENERIC",
     ),
     r(
@@ -329,6 +347,12 @@ pub static RULES: &[RuleInfo] = &[
         "write the condition as three tokens, e.g. `retry_count less_than 3`",
     ),
     r(
+        "ONEX069",
+        E,
+        "an FSM terminal state (`is_terminal: true`) is not recoverable (`is_recoverable` defaults to true); both flags are booleans",
+        "add `is_recoverable: false` to the terminal state",
+    ),
+    r(
         "ONEX068",
         W,
         "no legacy `$ref` to a local file (deprecated; use `!include`)",
@@ -405,6 +429,12 @@ pub static RULES: &[RuleInfo] = &[
         E,
         "the `!include` argument is a plain string scalar",
         "write `key: !include relative/path.yaml`",
+    ),
+    r(
+        "ONEX086",
+        E,
+        "the document expands (aliases and includes, repeats counted) to at most 1,000,000 nodes, 16 MiB of text and 1,000 includes",
+        "use fewer aliases or includes; a fragment included many times is better written once and referenced by id",
     ),
     r(
         "ONEX090",

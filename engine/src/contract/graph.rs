@@ -341,7 +341,12 @@ pub fn check(ctx: &mut Ctx) {
             }
             None => ctx.emit("ONEX044", &p, "graph node without a `node_id`"),
         }
-        if let Some(t) = n.get("node_type") {
+        let Some(t) = n.get("node_type") else {
+            // ONEX's graph model (ModelContractWorkflowNode) requires it.
+            ctx.emit("ONEX049", &p, "graph node without a `node_type`");
+            continue;
+        };
+        {
             let ok = t.as_str().and_then(normalize_node_type).is_some();
             if !ok {
                 ctx.emit(
@@ -360,6 +365,32 @@ pub fn check(ctx: &mut Ctx) {
             continue;
         };
         let p = idx(&nodes_p, i);
+        // ONEX's graph model types depends_on as a list of strings.
+        match n.get("depends_on") {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(Value::Array(items)) => {
+                for (j, d) in items.iter().enumerate() {
+                    if !d.is_string() {
+                        ctx.emit(
+                            "ONEX045",
+                            &idx(&ptr(&p, "depends_on"), j),
+                            format!(
+                                "depends_on entry {} of node `{id}` is not a node id",
+                                show(d)
+                            ),
+                        );
+                    }
+                }
+            }
+            Some(other) => ctx.emit(
+                "ONEX045",
+                &ptr(&p, "depends_on"),
+                format!(
+                    "depends_on of node `{id}` must be a list of node ids, not {}",
+                    show(other)
+                ),
+            ),
+        }
         for (d, j) in deps_of(n) {
             let dp = if matches!(n.get("depends_on"), Some(Value::Array(_))) {
                 idx(&ptr(&p, "depends_on"), j)

@@ -97,6 +97,9 @@ pub enum SemVerParse {
     Struct(SemVer, Vec<&'static str>),
     /// A `"X.Y.Z"` string (accepted, ONEX012).
     FromString(SemVer),
+    /// Not our shape, but one ONEX's Pydantic models accept in lax mode (`{major: "1"}`,
+    /// `1.0`, `true`, an extra key): read as the version, with why it is not ours (ONEX019).
+    Lax(SemVer, String),
     /// Not a version (ONEX011), with the reason.
     Invalid(String),
 }
@@ -124,16 +127,24 @@ pub fn parse_semver(v: &Value) -> SemVerParse {
     match v {
         Value::Object(m) => {
             let mut nums = [0u64; 3];
+            let mut lax: Vec<String> = Vec::new();
             for (i, k) in ["major", "minor", "patch"].iter().enumerate() {
                 match m.get(*k) {
                     Some(Value::Number(n)) if n.as_u64().is_some() => {
                         nums[i] = n.as_u64().unwrap_or(0)
                     }
-                    Some(other) => {
-                        return SemVerParse::Invalid(format!(
-                            "`{k}` must be an integer >= 0, not {other}"
-                        ));
-                    }
+                    Some(other) => match super::lax::int(other).and_then(|n| u64::try_from(n).ok())
+                    {
+                        Some(n) => {
+                            nums[i] = n;
+                            lax.push(format!("`{k}: {other}` is not an integer"));
+                        }
+                        None => {
+                            return SemVerParse::Invalid(format!(
+                                "`{k}` must be an integer >= 0, not {other}"
+                            ));
+                        }
+                    },
                     None => return SemVerParse::Invalid(format!("`{k}` is missing")),
                 }
             }
@@ -143,7 +154,7 @@ pub fn parse_semver(v: &Value) -> SemVerParse {
                     "major" | "minor" | "patch" | "prerelease" | "build"
                 )
             }) {
-                return SemVerParse::Invalid(format!(
+                lax.push(format!(
                     "unexpected key `{k}` (only major, minor, patch, prerelease, build)"
                 ));
             }
@@ -155,7 +166,10 @@ pub fn parse_semver(v: &Value) -> SemVerParse {
                     }
                     p
                 }
-                Err(e) => return SemVerParse::Invalid(format!("`prerelease` {e}")),
+                Err(e) => {
+                    lax.push(format!("`prerelease` {e}"));
+                    Vec::new()
+                }
             };
             let build = match extras(m.get("build")) {
                 Ok((b, e)) => {
@@ -164,18 +178,23 @@ pub fn parse_semver(v: &Value) -> SemVerParse {
                     }
                     b
                 }
-                Err(e) => return SemVerParse::Invalid(format!("`build` {e}")),
+                Err(e) => {
+                    lax.push(format!("`build` {e}"));
+                    Vec::new()
+                }
             };
-            SemVerParse::Struct(
-                SemVer {
-                    major: nums[0],
-                    minor: nums[1],
-                    patch: nums[2],
-                    prerelease: pre,
-                    build,
-                },
-                empty,
-            )
+            let sv = SemVer {
+                major: nums[0],
+                minor: nums[1],
+                patch: nums[2],
+                prerelease: pre,
+                build,
+            };
+            if lax.is_empty() {
+                SemVerParse::Struct(sv, empty)
+            } else {
+                SemVerParse::Lax(sv, lax.join("; "))
+            }
         }
         Value::String(s) => match parse_semver_str(s) {
             Some(v) => SemVerParse::FromString(v),
@@ -281,7 +300,9 @@ pub fn view(dialect: Dialect, value: &Value) -> ContractView {
     let contract_version = value
         .get("contract_version")
         .and_then(|v| match parse_semver(v) {
-            SemVerParse::Struct(s, _) | SemVerParse::FromString(s) => Some(s),
+            SemVerParse::Struct(s, _) | SemVerParse::FromString(s) | SemVerParse::Lax(s, _) => {
+                Some(s)
+            }
             SemVerParse::Invalid(_) => None,
         });
     let name = ["name", "node_name", "node_id", "workflow_id", "handler_id"]
@@ -360,8 +381,19 @@ mod tests {
             parse_semver(&json!({"major": -1, "minor": 0, "patch": 0})),
             SemVerParse::Invalid(_)
         ));
+        // Shapes ONEX's Pydantic models accept in lax mode are read, and flagged (ONEX019).
+        for lax in [
+            json!({"major": 1, "minor": 0, "patch": 0, "extra": 1}),
+            json!({"major": "1", "minor": 0, "patch": 0}),
+            json!({"major": 1.0, "minor": true, "patch": 0}),
+        ] {
+            assert!(
+                matches!(parse_semver(&lax), SemVerParse::Lax(ref s, _) if s.major == 1),
+                "{lax}"
+            );
+        }
         assert!(matches!(
-            parse_semver(&json!({"major": 1, "minor": 0, "patch": 0, "extra": 1})),
+            parse_semver(&json!({"major": 1.5, "minor": 0, "patch": 0})),
             SemVerParse::Invalid(_)
         ));
         assert!(matches!(

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod executable;
 pub mod graph;
 pub mod ir;
+pub mod lax;
 pub mod report;
 pub mod rules;
 pub mod schema;

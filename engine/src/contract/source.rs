@@ -21,6 +21,9 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 pub const MAX_INCLUDE_BYTES: u64 = 1024 * 1024;
 /// Deepest include chain (ONEX083).
 pub const MAX_INCLUDE_DEPTH: usize = 10;
+/// Most includes resolved for one document, repeats counted (ONEX086): 10 files each including
+/// the next 10 times would otherwise resolve 10^10 includes.
+pub const MAX_INCLUDES: usize = 1_000;
 
 /// Where a node came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,6 +267,12 @@ pub fn load_str(path: &Path, text: &str, opts: LoadOptions) -> Loaded {
         },
         chain: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())],
         diagnostics: Vec::new(),
+        budget: Budget {
+            nodes: parsed.root.as_ref().map_or(0, |r| r.size),
+            bytes: text.len(),
+            includes: 0,
+            exhausted: false,
+        },
     };
     ld.push_issues(0, "", parsed.issues);
     let Some(root) = parsed.root else {
@@ -303,6 +312,42 @@ struct IncludeLoader {
     /// Canonical paths of the files being included, outermost first (cycle detection, depth).
     chain: Vec<PathBuf>,
     diagnostics: Vec<Diagnostic>,
+    budget: Budget,
+}
+
+/// What the whole document (the top-level file and every include, repeats counted) has
+/// expanded to so far, against the limits of ONEX086.
+struct Budget {
+    nodes: usize,
+    bytes: usize,
+    includes: usize,
+    /// Reported once; every include after that resolves to null without reading a file.
+    exhausted: bool,
+}
+
+impl Budget {
+    /// Charges one include of `nodes` nodes and `bytes` bytes; the exceeded limit, if any.
+    fn charge(&mut self, nodes: usize, bytes: usize) -> Option<String> {
+        self.includes += 1;
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
+        let over = if self.includes > MAX_INCLUDES {
+            Some(format!("more than {MAX_INCLUDES} includes"))
+        } else if self.nodes > yaml::MAX_NODES {
+            Some(format!("more than {} nodes", yaml::MAX_NODES))
+        } else if self.bytes > yaml::MAX_EXPANDED_BYTES {
+            Some(format!(
+                "more than {} MiB of text",
+                yaml::MAX_EXPANDED_BYTES >> 20
+            ))
+        } else {
+            None
+        };
+        if over.is_some() {
+            self.exhausted = true;
+        }
+        over
+    }
 }
 
 impl IncludeLoader {
@@ -427,6 +472,9 @@ impl IncludeLoader {
     ) -> Value {
         let what = if via_ref { "$ref" } else { "!include" };
         let p = ptr.clone();
+        if self.budget.exhausted {
+            return Value::Null;
+        }
         let rel = Path::new(arg);
         let bad = rel.is_absolute()
             || arg.starts_with(['/', '\\'])
@@ -585,6 +633,19 @@ impl IncludeLoader {
             .map(str::to_string)
             .unwrap_or(text);
         let parsed = yaml::parse(&text, self.opts.include);
+        let nodes = parsed.root.as_ref().map_or(0, |r| r.size);
+        if let Some(limit) = self.budget.charge(nodes, text.len()) {
+            self.emit(
+                "ONEX086",
+                file,
+                pos,
+                &p,
+                format!(
+                    "includes expand the document to {limit} at `{arg}` (repeated includes count every time); stopped here"
+                ),
+            );
+            return Value::Null;
+        }
         // The included file is shown under the path it was named by (relative to the top-level
         // file's directory when possible), so findings read naturally.
         let shown = self.spans.files[file as usize]

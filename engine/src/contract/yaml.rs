@@ -22,6 +22,32 @@ pub const MAX_DEPTH: usize = 128;
 /// Maximum number of nodes a document may expand to (aliases count every copy), against
 /// "billion laughs" alias bombs.
 pub const MAX_NODES: usize = 1_000_000;
+/// Maximum number of scalar and key bytes a document may expand to (aliases count every copy):
+/// a 100 KB file naming one 90 KB anchor 10,000 times would otherwise take gigabytes. Above the
+/// 10 MiB file limit, so a file without aliases never reaches it.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
+
+/// The scalar and key bytes of a subtree (what an alias to it copies).
+pub fn subtree_bytes(node: &YNode) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match &n.kind {
+            YKind::Str(s) | YKind::Include(s) => total = total.saturating_add(s.len()),
+            YKind::Seq(items) => stack.extend(items.iter()),
+            YKind::Map(entries) => {
+                for e in entries {
+                    total = total.saturating_add(e.key.len());
+                    stack.push(&e.value);
+                }
+            }
+            YKind::Null | YKind::Bool(_) | YKind::Int(_) | YKind::Float(_) => {
+                total = total.saturating_add(8);
+            }
+        }
+    }
+    total
+}
 
 /// One parsed YAML node with its position.
 #[derive(Debug, Clone)]
@@ -222,6 +248,7 @@ pub fn parse(text: &str, include: bool) -> Parsed {
         root: None,
         issues: Vec::new(),
         budget: 0,
+        bytes: 0,
     };
     let mut out = Parsed::default();
     let mut docs = 0usize;
@@ -292,6 +319,8 @@ struct Builder {
     issues: Vec<YamlIssue>,
     /// Nodes created so far (aliases count their whole copy).
     budget: usize,
+    /// Scalar bytes created so far (aliases count their whole copy).
+    bytes: usize,
 }
 
 impl Builder {
@@ -329,23 +358,41 @@ impl Builder {
     }
 
     fn charge(&mut self, n: usize, pos: Pos) -> Result<(), YamlIssue> {
+        self.charge_bytes(n, 0, pos)
+    }
+
+    /// Charges `n` nodes and `bytes` scalar bytes to the expansion budget (ONEX086).
+    fn charge_bytes(&mut self, n: usize, bytes: usize, pos: Pos) -> Result<(), YamlIssue> {
         self.budget = self.budget.saturating_add(n);
-        if self.budget > MAX_NODES {
-            return Err(YamlIssue {
-                code: "ONEX002",
+        self.bytes = self.bytes.saturating_add(bytes);
+        let over = if self.budget > MAX_NODES {
+            Some(format!("more than {MAX_NODES} nodes"))
+        } else if self.bytes > MAX_EXPANDED_BYTES {
+            Some(format!(
+                "more than {} MiB of text",
+                MAX_EXPANDED_BYTES >> 20
+            ))
+        } else {
+            None
+        };
+        match over {
+            Some(what) => Err(YamlIssue {
+                code: "ONEX086",
                 pos,
-                message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
+                message: format!(
+                    "aliases expand the document to {what} (an alias bomb?); stopped here"
+                ),
                 pointer: String::new(),
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlIssue> {
         let pos = pos_of(span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                self.charge(1, pos)?;
+                self.charge_bytes(1, text.len(), pos)?;
                 let before = self.issues.len();
                 let kind = self.scalar_kind(&text, style, tag.as_deref(), pos);
                 self.point_new_issues(before);
@@ -433,8 +480,13 @@ impl Builder {
                     });
                 };
                 let size = node.size;
+                let bytes = subtree_bytes(node);
+                // Charged before the copy is made, so a bomb never allocates.
+                self.charge_bytes(size, bytes, pos)?;
+                let Some(node) = self.anchors.get(&id) else {
+                    return Ok(());
+                };
                 let mut copy = node.clone();
-                self.charge(size, pos)?;
                 copy.pos = pos;
                 self.finish(copy, 0)
             }
@@ -740,7 +792,8 @@ mod tests {
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
         let p = parse(bomb, true);
         assert!(p.root.is_none());
-        assert!(p.issues[0].message.contains("expands"));
+        assert!(p.issues[0].message.contains("expand"));
+        assert_eq!(p.issues[0].code, "ONEX086");
         let p = parse("a: 1\n---\nb: 2\n", true);
         assert_eq!(p.issues[0].code, "ONEX002");
         assert!(parse("# only a comment\n", true).empty);

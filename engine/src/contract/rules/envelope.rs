@@ -58,6 +58,11 @@ pub fn semver_value(ctx: &mut Ctx, pointer: &str, key: &str) {
                 sv.major, sv.minor, sv.patch
             ),
         ),
+        SemVerParse::Lax(_, why) => ctx.emit(
+            "ONEX019",
+            pointer,
+            format!("`{key}` is read leniently: {why}"),
+        ),
         SemVerParse::Invalid(why) => ctx.emit(
             "ONEX011",
             pointer,
@@ -66,15 +71,17 @@ pub fn semver_value(ctx: &mut Ctx, pointer: &str, key: &str) {
     }
 }
 
-/// Walks the document and checks every semver-typed key (ONEX011/012/016). The `onex:` block of
-/// dialect X is the engine's and is not walked.
-pub fn semver_keys(ctx: &mut Ctx) {
+/// Walks the document and checks every semver-typed key (ONEX011/012/016/019). The `onex:` block
+/// of dialect X is the engine's and is not walked. `skip_contract_version`: the top-level
+/// `contract_version` is checked by the dialect's own rule (handler contracts, ONEX038).
+pub fn semver_keys(ctx: &mut Ctx, skip_contract_version: bool) {
     let Some(Value::Object(root)) = ctx.get("").cloned() else {
         return;
     };
     for (k, v) in &root {
         let p = ptr("", k);
-        if SEMVER_KEYS.contains(&k.as_str()) {
+        if SEMVER_KEYS.contains(&k.as_str()) && !(skip_contract_version && k == "contract_version")
+        {
             semver_value(ctx, &p, k);
         }
         if k == "onex" {
@@ -145,6 +152,21 @@ pub fn node_type(ctx: &mut Ctx, required: bool) -> Option<NormalizedNodeType> {
                 format!("`node_type` must be a string, not {}", show(&other)),
             );
             None
+        }
+    }
+}
+
+/// ONEX018: `description` is a string (or null), as ONEX's contract models declare it.
+pub fn description_type(ctx: &mut Ctx) {
+    match ctx.get("/description") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(other) => {
+            let shown = show(other);
+            ctx.emit(
+                "ONEX018",
+                "/description",
+                format!("`description` must be a string, not {shown}"),
+            );
         }
     }
 }

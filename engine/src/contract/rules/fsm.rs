@@ -213,3 +213,46 @@ pub fn check(ctx: &mut Ctx, base: &str) {
         }
     }
 }
+
+/// ONEX069: a terminal state is not recoverable. `is_recoverable` defaults to true, so a state
+/// with `is_terminal: true` must say `is_recoverable: false` (omnibase_core's
+/// `ModelFSMStateDefinition.validate_terminal_not_recoverable`; flags read as Pydantic does).
+pub fn terminal_not_recoverable(ctx: &mut Ctx, base: &str) {
+    use crate::contract::lax;
+    let Some(Value::Array(states)) = ctx.get(&ptr(base, "states")).cloned() else {
+        return;
+    };
+    for (i, s) in states.iter().enumerate() {
+        for flag in ["is_terminal", "is_recoverable"] {
+            if let Some(v) = s.get(flag)
+                && lax::bool(v).is_none()
+            {
+                let at = format!("{}/{flag}", idx(&ptr(base, "states"), i));
+                ctx.emit(
+                    "ONEX069",
+                    &at,
+                    format!("`{flag}` must be a boolean, not {}", super::show(v)),
+                );
+            }
+        }
+        let terminal = s.get("is_terminal").and_then(lax::bool) == Some(true);
+        let recoverable = s.get("is_recoverable").map_or(Some(true), lax::bool) == Some(true);
+        if terminal && recoverable {
+            let p = idx(&ptr(base, "states"), i);
+            let name = str_at(s, "state_name").unwrap_or("?");
+            let at = if s.get("is_recoverable").is_some() {
+                format!("{p}/is_recoverable")
+            } else {
+                format!("{p}/is_terminal")
+            };
+            ctx.emit_help(
+                "ONEX069",
+                &at,
+                format!(
+                    "terminal state `{name}` is recoverable (`is_recoverable` defaults to true)"
+                ),
+                "add `is_recoverable: false` to the terminal state",
+            );
+        }
+    }
+}

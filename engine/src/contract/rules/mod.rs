@@ -56,12 +56,16 @@ impl Ctx<'_> {
     }
 
     fn push(&mut self, mut d: Diagnostic) {
-        if self.strict && d.code == "ONEX015" {
+        if self.strict && STRICT_ERRORS.contains(&d.code.as_str()) {
             d.severity = Severity::Error;
         }
         self.out.push(d);
     }
 }
+
+/// Warnings that `--strict` turns into errors: where onex is stricter than ONEX on purpose
+/// (docs/rules.md, "ONEX parity").
+pub const STRICT_ERRORS: &[&str] = &["ONEX015", "ONEX019"];
 
 /// `base` + `/key` as a JSON pointer.
 pub fn ptr(base: &str, key: &str) -> String {
