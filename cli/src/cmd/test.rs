@@ -19,11 +19,11 @@ pub enum Format {
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Examples:\n  onex test                                  # every *.test.yaml under nodes/ and tests/contract-tests/\n  onex test nodes/node_quality_check_orchestrator/tests\n  onex test --format junit > report.xml"
+    after_help = "Examples:\n  onex test                                  # every *.test.yaml under tests/contract-tests/ and nodes/\n  onex test tests/contract-tests/node_quality_check\n  onex test --format junit > report.xml"
 )]
 pub struct TestArgs {
-    /// Test files, or directories searched for `*.test.yaml` (default: nodes/ and
-    /// tests/contract-tests/ where they exist).
+    /// Test files, or directories searched for `*.test.yaml` (default:
+    /// tests/contract-tests/ and nodes/ where they exist).
     pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
@@ -38,7 +38,7 @@ pub struct TestArgs {
 
 pub async fn run(args: &TestArgs, app: &App) -> ExitCode {
     let paths = if args.paths.is_empty() {
-        ["nodes", "tests/contract-tests"]
+        ["tests/contract-tests", "nodes"]
             .iter()
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
