@@ -77,6 +77,8 @@ enum Command {
     Runs(cmd::runs::RunsArgs),
     /// Print the effective configuration and where each value comes from.
     Config(cmd::config::ConfigArgs),
+    /// Run contract tests (`*.test.yaml`): a trigger, faults, expected events and result.
+    Test(cmd::test::TestArgs),
     /// Operate on the bus: tail, publish, replay.
     #[command(subcommand, after_help = help::EVENTS)]
     Events(EventsCommand),
@@ -170,6 +172,7 @@ fn dispatch(cli: &Cli, app: &App) -> CliResult {
         Command::Status(a) => with_runtime(cmd::runs::status(a, app)),
         Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
         Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
+        Command::Test(a) => with_runtime(cmd::test::run(a, app)),
         Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),
         Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Events(EventsCommand::Replay(a)) => {

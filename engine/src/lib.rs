@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod process;
 pub mod service;
 pub mod telemetry;
+pub mod testing;
 pub mod workflow;
 
 /// Version of the engine, written into event envelopes.

@@ -12,4 +12,5 @@ pub mod run;
 pub mod runs;
 pub mod schema;
 pub mod submit;
+pub mod test;
 pub mod validate;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::contract::executable::{ParamDoc, ParamProblem};
+use crate::pipeline::faults::{FaultAction, FaultPlan, FaultTarget};
 use crate::pipeline::{GateCtx, GateVerdict, StageCtx, StageError, expr};
 
 pub static PARAMS: &[ParamDoc] = &[
@@ -441,19 +442,60 @@ fn tail(s: &str, n: usize) -> &str {
     &s[start..]
 }
 
-async fn execute(inv: Invocation, at: &str) -> Result<Outcome, StageError> {
+/// An injected exit code (contract tests, [`crate::pipeline::faults`]) for the step `target`:
+/// the program is not run, its result is made up from the fault.
+fn injected(
+    services: &crate::pipeline::Services,
+    target: FaultTarget,
+) -> Option<crate::process::Ran> {
+    match services.get::<FaultPlan>()?.take_exit_code(&target)? {
+        FaultAction::ExitCode {
+            code,
+            stdout,
+            stderr,
+        } => Some(crate::process::Ran {
+            code: Some(*code),
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            timed_out: false,
+            truncated: false,
+        }),
+        _ => None,
+    }
+}
+
+async fn execute(
+    inv: Invocation,
+    at: &str,
+    fake: Option<crate::process::Ran>,
+) -> Result<Outcome, StageError> {
     let shown = std::iter::once(inv.program.as_str())
         .chain(inv.args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ");
+    let t0 = Instant::now();
+    let ran = match fake {
+        Some(r) => r,
+        None => match spawn(&inv, &shown).await? {
+            Some(r) => r,
+            None => {
+                return Ok(Outcome::Missing {
+                    message: format!(
+                        "program '{}' is not installed (not on PATH, or not executable; declared at {at})",
+                        inv.program
+                    ),
+                    when: inv.when_missing,
+                });
+            }
+        },
+    };
+    interpret(inv, ran, t0, &shown)
+}
+
+/// Runs the program; `None` when it is not installed.
+async fn spawn(inv: &Invocation, shown: &str) -> Result<Option<crate::process::Ran>, StageError> {
     let Some(program) = crate::process::resolve_program(&inv.program) else {
-        return Ok(Outcome::Missing {
-            when: inv.when_missing,
-            message: format!(
-                "program '{}' is not installed (not on PATH, or not executable; declared at {at})",
-                inv.program
-            ),
-        });
+        return Ok(None);
     };
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&inv.args)
@@ -462,12 +504,19 @@ async fn execute(inv: Invocation, at: &str) -> Result<Outcome, StageError> {
     if let Some(d) = &inv.cwd {
         cmd.current_dir(d);
     }
-    let t0 = Instant::now();
-    let ran = crate::process::run(cmd, inv.timeout, inv.limit)
+    crate::process::run(cmd, inv.timeout, inv.limit)
         .await
-        .map_err(|e| {
-            StageError::failed("COMMAND_FAILED", format!("`{shown}` did not start: {e}"))
-        })?;
+        .map(Some)
+        .map_err(|e| StageError::failed("COMMAND_FAILED", format!("`{shown}` did not start: {e}")))
+}
+
+/// What the program's exit says, for a stage or a gate.
+fn interpret(
+    inv: Invocation,
+    ran: crate::process::Ran,
+    t0: Instant,
+    shown: &str,
+) -> Result<Outcome, StageError> {
     let duration_ms = t0.elapsed().as_millis() as u64;
     if ran.timed_out {
         return Err(StageError::failed(
@@ -549,7 +598,8 @@ pub async fn stage(ctx: &StageCtx<'_>) -> Result<Value, StageError> {
         &ctx.run.services.allowed_roots,
         &ctx.stage.location,
     )?;
-    match execute(inv, &ctx.stage.location).await? {
+    let fake = injected(&ctx.run.services, FaultTarget::Stage(ctx.stage.id.clone()));
+    match execute(inv, &ctx.stage.location, fake).await? {
         Outcome::Ran {
             ok: true, details, ..
         } => Ok(details),
@@ -581,7 +631,8 @@ pub async fn gate(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
         &ctx.run.services.allowed_roots,
         &ctx.gate.location,
     )?;
-    Ok(match execute(inv, &ctx.gate.location).await? {
+    let fake = injected(&ctx.run.services, FaultTarget::Gate(ctx.gate.id.clone()));
+    Ok(match execute(inv, &ctx.gate.location, fake).await? {
         Outcome::Ran {
             ok: true,
             details,
@@ -678,7 +729,7 @@ mod tests {
             "t:1:1",
         )
         .unwrap();
-        let Outcome::Ran { ok, details, .. } = execute(inv, "t:1:1").await.unwrap() else {
+        let Outcome::Ran { ok, details, .. } = execute(inv, "t:1:1", None).await.unwrap() else {
             panic!("ran")
         };
         assert!(ok);
@@ -693,7 +744,7 @@ mod tests {
             "t:1:1",
         )
         .unwrap();
-        let Outcome::Ran { details, .. } = execute(inv, "t:1:1").await.unwrap() else {
+        let Outcome::Ran { details, .. } = execute(inv, "t:1:1", None).await.unwrap() else {
             panic!("ran")
         };
         assert_eq!(
@@ -713,7 +764,7 @@ mod tests {
             "c.yaml:3:5",
         )
         .unwrap();
-        let err = execute(inv, "c.yaml:3:5").await.err().unwrap();
+        let err = execute(inv, "c.yaml:3:5", None).await.err().unwrap();
         assert!(
             matches!(&err, StageError::Failed(f) if f.code == "COMMAND_TIMEOUT"),
             "{err}"
@@ -725,7 +776,8 @@ mod tests {
             "c.yaml:3:5",
         )
         .unwrap();
-        let Outcome::Missing { message, .. } = execute(inv, "c.yaml:3:5").await.unwrap() else {
+        let Outcome::Missing { message, .. } = execute(inv, "c.yaml:3:5", None).await.unwrap()
+        else {
             panic!("missing")
         };
         assert!(message.contains("c.yaml:3:5"), "{message}");

@@ -532,6 +532,18 @@ pub static RULES: &[RuleInfo] = &[
         "workflows hosted together: each trigger routes to one workflow, their catalogues agree",
         "host the workflows in separate orchestrator groups, or give each its own trigger",
     ),
+    r(
+        "ONEX110",
+        E,
+        "a contract test file (`*.test.yaml`) has the documented shape",
+        "see docs/contracts.md \"Testing a workflow\" for the keys of a test file",
+    ),
+    r(
+        "ONEX111",
+        E,
+        "what a contract test names exists in its workflow: the workflow, trigger, stages, gates, event types",
+        "name a contract file (relative to the test) or a hosted workflow, and its own stages, gates and events",
+    ),
 ];
 
 /// The registry entry of `code`, if it is one of ours.

@@ -42,6 +42,7 @@ pub static SCHEMAS: &[EmbeddedSchema] = &[
     schema!("onex-tool-manifest"),
     schema!("onex-version-manifest"),
     schema!("onex-executable"),
+    schema!("onex-test"),
 ];
 
 /// Finds an embedded schema by name (`onex-envelope`, `onex-envelope.schema.json`, `envelope`).

@@ -16,6 +16,7 @@ use crate::events::{
     EventRegistry, EventSource, EventStatus, OutcomeStatus, RunFailure, RunOutcome,
 };
 use crate::pipeline::expr;
+use crate::pipeline::faults::{FaultAction, FaultPlan, FaultTarget};
 use crate::pipeline::handler::{
     GateCtx, GateStatus, GateVerdict, HandlerRegistry, RunShared, Services, StageCtx, StageError,
 };
@@ -614,7 +615,9 @@ impl RunState<'_> {
     ) -> Result<(Vec<GateRecord>, Value), AttemptError> {
         self.record(&stage.id, |r| r.gates.clear());
         let mut outputs = Value::Object(Map::new());
-        if let Some(name) = &stage.handler {
+        if let Some(action) = self.fault(FaultTarget::Stage(stage.id.clone())) {
+            outputs = self.injected_stage(stage, action)?;
+        } else if let Some(name) = &stage.handler {
             outputs = self.run_handler(stage, name, attempt).await?;
         } else if !stage.outputs.is_empty() {
             outputs = self.stage_outputs(stage)?;
@@ -689,37 +692,7 @@ impl RunState<'_> {
             self.progress(stage, step).await?;
         }
         match result {
-            Ok(outputs) => {
-                let Value::Object(map) = outputs else {
-                    return Err(AttemptError::Final(
-                        Box::new(self.internal_failure(
-                            stage,
-                            format!("handler '{name}' returned a non-object"),
-                        )),
-                        Value::Null,
-                    ));
-                };
-                match info.outputs {
-                    Outputs::Fixed(keys) => {
-                        for (k, v) in &map {
-                            if !keys.contains(&k.as_str()) {
-                                return Err(AttemptError::Final(
-                                    Box::new(self.internal_failure(
-                                        stage,
-                                        format!(
-                                            "handler '{name}' returned undeclared output '{k}'"
-                                        ),
-                                    )),
-                                    Value::Null,
-                                ));
-                            }
-                            self.shared.set(k, v.clone());
-                        }
-                    }
-                    Outputs::StageId => self.shared.set(&stage.id, Value::Object(map.clone())),
-                }
-                Ok(Value::Object(map))
-            }
+            Ok(outputs) => self.accept_outputs(stage, name, info.outputs, outputs),
             Err(StageError::Infra(message)) => Err(AttemptError::Retryable {
                 code: stage.error_code.clone(),
                 message,
@@ -738,6 +711,102 @@ impl RunState<'_> {
                     f.details,
                 ))
             }
+        }
+    }
+
+    /// A handler's outputs joining the run context: the declared keys at the top level, or the
+    /// whole object under the stage id.
+    fn accept_outputs(
+        &self,
+        stage: &StageSpec,
+        name: &str,
+        kind: Outputs,
+        outputs: Value,
+    ) -> Result<Value, AttemptError> {
+        let Value::Object(map) = outputs else {
+            return Err(AttemptError::Final(
+                Box::new(
+                    self.internal_failure(stage, format!("handler '{name}' returned a non-object")),
+                ),
+                Value::Null,
+            ));
+        };
+        match kind {
+            Outputs::Fixed(keys) => {
+                for (k, v) in &map {
+                    if !keys.contains(&k.as_str()) {
+                        return Err(AttemptError::Final(
+                            Box::new(self.internal_failure(
+                                stage,
+                                format!("handler '{name}' returned undeclared output '{k}'"),
+                            )),
+                            Value::Null,
+                        ));
+                    }
+                    self.shared.set(k, v.clone());
+                }
+            }
+            Outputs::StageId => self.shared.set(&stage.id, Value::Object(map.clone())),
+        }
+        Ok(Value::Object(map))
+    }
+
+    /// The next injected fault on `target`, if the run has a fault plan (contract tests).
+    fn fault(&self, target: FaultTarget) -> Option<FaultAction> {
+        self.exec
+            .services
+            .get::<FaultPlan>()
+            .and_then(|p| p.take(&target).cloned())
+    }
+
+    /// A stage attempt that an injected fault decides: the outcome the handler would have had.
+    fn injected_stage(
+        &self,
+        stage: &StageSpec,
+        action: FaultAction,
+    ) -> Result<Value, AttemptError> {
+        match action {
+            FaultAction::Fail { code, message } => Err(AttemptError::Final(
+                Box::new(Failure {
+                    stage: stage.id.clone(),
+                    code,
+                    message,
+                    suggestions: Vec::new(),
+                    failed_gate: None,
+                    context: json!({"injected": true}),
+                }),
+                Value::Null,
+            )),
+            FaultAction::Infra { message } => Err(AttemptError::Retryable {
+                code: stage.error_code.clone(),
+                message,
+            }),
+            FaultAction::Timeout => Err(AttemptError::Retryable {
+                code: stage.timeout_code(),
+                message: format!("stage {} timed out (injected)", stage.id),
+            }),
+            FaultAction::Output(v) => {
+                // Canned outputs take the place of the handler's, stored the way its are.
+                let kind = stage
+                    .handler
+                    .as_deref()
+                    .and_then(|n| self.exec.registry.info(n))
+                    .map_or(Outputs::StageId, |i| i.outputs);
+                let name = stage.handler.as_deref().unwrap_or("outputs");
+                self.accept_outputs(stage, name, kind, v)
+            }
+            // The test file loader refuses these on a stage; a plan built by hand still fails
+            // the stage cleanly.
+            FaultAction::Verdict { .. } | FaultAction::ExitCode { .. } => Err(AttemptError::Final(
+                Box::new(self.internal_failure(
+                    stage,
+                    format!(
+                        "fault on stage {}: a gate verdict or exit code is not a stage outcome",
+                        stage.id
+                    ),
+                )),
+                Value::Null,
+            )),
         }
     }
 
@@ -891,6 +960,32 @@ impl RunState<'_> {
         gate: &GateSpec,
         vars: &Value,
     ) -> Result<GateVerdict, AttemptError> {
+        if let Some(action) = self.fault(FaultTarget::Gate(gate.id.clone())) {
+            return match action {
+                FaultAction::Fail { code, message } => Ok(GateVerdict::fail(message).code(code)),
+                FaultAction::Verdict { status, message } => Ok(GateVerdict {
+                    status: Some(status),
+                    skip_reason: (status == GateStatus::Skipped).then(|| message.clone()),
+                    message,
+                    ..Default::default()
+                }),
+                FaultAction::Infra { message } => Err(AttemptError::Retryable {
+                    code: stage.error_code.clone(),
+                    message: format!("gate {}: {message}", gate.id),
+                }),
+                FaultAction::Timeout => Err(AttemptError::Retryable {
+                    code: stage.timeout_code(),
+                    message: format!("gate {} timed out (injected)", gate.id),
+                }),
+                FaultAction::Output(_) | FaultAction::ExitCode { .. } => {
+                    Ok(GateVerdict::fail(format!(
+                        "fault on gate {}: outputs or an exit code are not a verdict",
+                        gate.id
+                    ))
+                    .code("INTERNAL_ERROR"))
+                }
+            };
+        }
         Ok(match &gate.check {
             GateCheck::Handler(name) => match self.exec.registry.gate(name) {
                 None => GateVerdict::fail(format!("gate handler '{name}' is not registered"))

@@ -6,12 +6,14 @@
 //! - [`handler`]: what handlers get and return; the registry ([`Handlers`]).
 //! - [`run`]: the run request, event sinks and the emitter that numbers a run's events.
 //! - [`executor`]: scheduling, timeouts, retries, gates, records, terminal events.
+//! - [`faults`]: injected faults for contract tests.
 //! - [`result`]: the run result ([`RunResult`]); [`replay`]: the result and timeline rebuilt
 //!   from a run's events alone.
 
 pub mod analyse;
 pub mod executor;
 pub mod expr;
+pub mod faults;
 pub mod handler;
 pub mod replay;
 pub mod result;
