@@ -4,9 +4,9 @@
 //! Exit codes: 0 all passed, 1 a test failed or could not run, 2 usage (no test found).
 
 use crate::app::App;
+use crate::error::{CliError, CliResult, Kind};
 use onex_engine::testing::{self, report, runner};
 use std::path::PathBuf;
-use crate::error::{CliError, CliResult, Kind};
 use std::sync::Arc;
 use std::time::Instant;
 
