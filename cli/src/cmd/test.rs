@@ -29,7 +29,7 @@ pub struct TestArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Tests at once (default: the number of CPUs).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "COUNT")]
     pub jobs: Option<usize>,
     /// Only tests whose name contains this.
     #[arg(long, value_name = "TEXT")]

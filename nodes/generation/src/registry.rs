@@ -15,8 +15,9 @@
 //! | mypy_check, import_test | gate (G13, G14) | node_compile_checker_effect | |
 
 use crate::handlers::{compile, generate, parse, validate, write};
-use onex_engine::contract::executable::{HandlerInfo, Outputs};
+use onex_engine::contract::executable::{HandlerInfo, Outputs, ParamDoc, ParamProblem};
 use onex_engine::pipeline::{GateFn, HandlerEntry, StageFn};
+use serde_json::Value;
 
 /// Codes of the output placement (staging, writing, the output plan).
 const OUTPUT_CODES: &[&str] = &[
@@ -72,6 +73,37 @@ const fn gate(
     HandlerEntry {
         name,
         info: info(false, &[], doc, failure_codes),
+        stage: None,
+        gate: Some(f),
+    }
+}
+
+/// The parameter of the gates that run the configured Python (G13, G14).
+static TIMEOUT_PARAM: &[ParamDoc] = &[ParamDoc {
+    name: "timeout_ms",
+    required: false,
+    doc: "integer > 0: the check is killed after this (default G13 60000, G14 30000)",
+}];
+
+fn check_timeout(params: &Value) -> Vec<ParamProblem> {
+    match params.get("timeout_ms") {
+        Some(v) if v.as_u64().is_none_or(|n| n == 0) => vec![ParamProblem {
+            code: "ONEX103",
+            pointer: "/timeout_ms".into(),
+            message: format!("`timeout_ms` must be an integer > 0, not {v}"),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// A gate running a Python check, with a `timeout_ms` parameter.
+const fn timed_gate(name: &'static str, doc: &'static str, f: GateFn) -> HandlerEntry {
+    let mut info = info(false, &[], doc, &[]);
+    info.params = TIMEOUT_PARAM;
+    info.check_params = Some(check_timeout);
+    HandlerEntry {
+        name,
+        info,
         stage: None,
         gate: Some(f),
     }
@@ -176,16 +208,14 @@ pub static HANDLERS: &[HandlerEntry] = &[
         &[],
         |c| Box::pin(compile::probe_python(c)),
     ),
-    gate(
+    timed_gate(
         "mypy_check",
         "G13: mypy over the placed node (warning only)",
-        &[],
         |c| Box::pin(compile::mypy_check(c)),
     ),
-    gate(
+    timed_gate(
         "import_test",
         "G14: the node imports against omnibase-core in the configured Python (warning only)",
-        &[],
         |c| Box::pin(compile::import_test(c)),
     ),
 ];

@@ -112,7 +112,21 @@ async fn with_the_pinned_omnibase_core_every_gate_passes_and_compilation_passed(
         probe_imports: true,
         templates_dir: None,
     });
-    let run = run_with(shipped(), opts, svc).await;
+    // The shipped contract with a generous mypy timeout: this asserts what the gates decide, and
+    // a loaded test machine can take longer than the 60 s a user gets.
+    let dir = tempfile::tempdir().unwrap();
+    let text = shipped_text()
+        .replacen(
+            "params: {timeout_ms: 60000}",
+            "params: {timeout_ms: 600000}",
+            1,
+        )
+        .replacen("      timeout_ms: 120000", "      timeout_ms: 900000", 1)
+        .replace("timeout_ms: 300000", "timeout_ms: 900000");
+    let path = dir.path().join("contract.yaml");
+    std::fs::write(&path, text).unwrap();
+    let workflow = load(&path).expect("the edited contract validates");
+    let run = run_with(&workflow, opts, svc).await;
     let r = &run.result;
     assert!(r.success(), "{}", r.summary());
     let not_passed: Vec<_> = r

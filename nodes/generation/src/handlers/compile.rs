@@ -57,10 +57,21 @@ fn env_and_dir(ctx: &GateCtx<'_>) -> Result<(PythonEnv, PathBuf), StageError> {
     Ok((env, dir))
 }
 
+/// The gate's `timeout_ms` parameter (checked at validate time: an integer > 0).
+fn timeout_param(ctx: &GateCtx<'_>) -> Option<std::time::Duration> {
+    ctx.param("timeout_ms")
+        .and_then(Value::as_u64)
+        .map(std::time::Duration::from_millis)
+}
+
 /// G13 MyPy Type Checking.
 pub async fn mypy_check(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let (env, dir) = env_and_dir(ctx)?;
-    Ok(from_outcome(cg::g13_mypy(&env, &dir).await))
+    let mut opts = cg::CompileOptions::default();
+    if let Some(t) = timeout_param(ctx) {
+        opts.mypy_timeout = t;
+    }
+    Ok(from_outcome(cg::g13_mypy_with(&env, &dir, &opts).await))
 }
 
 /// G14 Import Test.
@@ -69,13 +80,16 @@ pub async fn import_test(ctx: &GateCtx<'_>) -> Result<GateVerdict, StageError> {
     let parsed: ParsedPrompt = ctx.run.get_as("parsed")?;
     let class = naming::node_class(&parsed.node_name, parsed.node_type);
     // Suggestions name the release the template pack was generated from.
-    let opts = cg::CompileOptions {
+    let mut opts = cg::CompileOptions {
         omnibase_core_version: crate::handlers::resources::pack(ctx.run)?
             .symbols()
             .version
             .clone(),
         ..Default::default()
     };
+    if let Some(t) = timeout_param(ctx) {
+        opts.import_timeout = t;
+    }
     Ok(from_outcome(
         cg::g14_import_with(&env, &dir, &class, &opts).await,
     ))
