@@ -232,3 +232,36 @@ fn metrics_addr_takes_a_host_name() {
         .code(2)
         .stderr(predicate::str::contains("--metrics-addr"));
 }
+
+#[test]
+fn the_readme_documents_every_key_there_is() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = readme.split_once("## Configuration").unwrap().1;
+    let block = section
+        .split_once("```toml\n")
+        .and_then(|(_, b)| b.split_once("```"))
+        .map(|(b, _)| b)
+        .expect("a toml block under ## Configuration");
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("readme.toml");
+    std::fs::write(&file, block).unwrap();
+    let out = onex(d.path())
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            row["origin"]["kind"], "file",
+            "{} is accepted but the README's example does not show it",
+            row["key"]
+        );
+    }
+}

@@ -257,3 +257,41 @@ fn test_sh_stops_only_the_brokers_it_started_and_builds_into_target() {
         "test.sh must build where `cargo run` does (target/): {log}"
     );
 }
+
+#[test]
+fn generate_without_omnibase_core_prints_the_set_up_command() {
+    // The system python3 of these machines has no omnibase-core (the test says so if it has).
+    let py = Path::new("/usr/bin/python3");
+    let has = Command::new(py)
+        .args(["-c", "import omnibase_core"])
+        .output()
+        .map(|o| o.status.success());
+    if has.unwrap_or(true) {
+        eprintln!("\n!!!!!!!! SKIPPED: needs a /usr/bin/python3 without omnibase_core !!!!!!!!\n");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_onex"))
+        .args(["generate", "--direct", "-o", "generated"])
+        .arg("Create EFFECT node for database writes")
+        .current_dir(d.path())
+        .env("XDG_STATE_HOME", d.path().join("state"))
+        .env("XDG_CONFIG_HOME", d.path().join("config"))
+        .env("ONEX_PYTHON", py)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("G14"), "{all}");
+    assert!(
+        all.contains(
+            "Set up a Python 3.12 with omnibase-core 0.47.57: \
+             export ONEX_PYTHON=\"$(scripts/python-env.sh)\" (in the onex repository)"
+        ),
+        "{all}"
+    );
+}

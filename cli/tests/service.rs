@@ -203,6 +203,10 @@ fn check_exposition(body: &str) {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut promtool) = promtool else {
+        assert!(
+            std::env::var("ONEX_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
+            "promtool not found and ONEX_REQUIRE_PROMTOOL=1 (.ci/run installs it)"
+        );
         eprintln!(
             "\n!!!!!!!! SKIPPED: promtool not found (Debian: apt-get install prometheus); the \
              exposition was checked by this test's own rules only !!!!!!!!\n"
@@ -222,4 +226,24 @@ fn check_exposition(body: &str) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn text_logs_on_a_pipe_carry_no_ansi_codes() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    let o = Command::cargo_bin("onex")
+        .unwrap()
+        .args(["orchestrator", "--exit-when-idle", "0", "--bus", &bus])
+        .env("XDG_STATE_HOME", state.path())
+        .env("ONEX_LOG", "info")
+        .env_remove("NO_COLOR")
+        .current_dir(state.path())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("orchestrator started"), "{err}");
+    assert!(!err.contains('\u{1b}'), "ANSI codes on a pipe:\n{err:?}");
 }
