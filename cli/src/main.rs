@@ -110,20 +110,11 @@ struct ReplayArgs {
     json: bool,
 }
 
-/// Prints problems as `path:line:col severity CODE message` with their help.
+/// Prints problems on stderr through the one diagnostic renderer (`onex_engine::diag::render`).
 pub fn print_diagnostics(diags: &[Diagnostic]) {
-    for d in diags {
-        eprintln!(
-            "{}:{}:{} {:?} {} {}\n    help: {}",
-            d.path.display(),
-            d.pos.line,
-            d.pos.column,
-            d.severity,
-            d.code,
-            d.message,
-            d.help
-        );
-    }
+    use std::io::IsTerminal;
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", onex_engine::diag::render_files(diags, color));
 }
 
 fn main() -> ExitCode {

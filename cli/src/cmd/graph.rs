@@ -252,16 +252,7 @@ pub fn run(args: &GraphArgs, engine: Option<&dyn EngineKnowledge>) -> CliResult 
     }
     let rep = validate_file(&args.path, &ValidateOptions::default(), engine);
     let Some(doc) = rep.doc.as_ref() else {
-        for d in &rep.diagnostics {
-            eprintln!(
-                "{}:{}:{} {} {}",
-                d.path.display(),
-                d.pos.line,
-                d.pos.column,
-                d.code,
-                d.message
-            );
-        }
+        crate::print_diagnostics(&rep.diagnostics);
         return Err(CliError::reported(Kind::Failed));
     };
     match render(&doc.value, rep.dialect, args.format) {

@@ -155,6 +155,12 @@ pub static RULES: &[RuleInfo] = &[
         "write `pkg.module.ModelName` or `{name: ModelName, module: pkg.module}`",
     ),
     r(
+        "ONEX025",
+        I,
+        "an unknown key one or two edits from a known one (a likely typo); error with --strict",
+        "rename the key to the one suggested",
+    ),
+    r(
         "ONEX030",
         E,
         "dialect E has handler_id, name (<= 128 chars), contract_version, descriptor, input_model, output_model",

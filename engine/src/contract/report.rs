@@ -13,7 +13,7 @@ use super::codes;
 use super::validate::{FileReport, Report};
 use crate::diag::{Diagnostic, Severity};
 
-fn sev(s: Severity) -> &'static str {
+pub(crate) fn sev(s: Severity) -> &'static str {
     match s {
         Severity::Info => "info",
         Severity::Warning => "warning",
@@ -28,49 +28,20 @@ fn source_line<'a>(file: &'a FileReport, d: &Diagnostic) -> Option<&'a str> {
     text.lines().nth((d.pos.line as usize).checked_sub(1)?)
 }
 
-/// Text output. `color` adds ANSI colours (the CLI passes true only on a TTY).
+/// Text output: every finding through the one renderer ([`crate::diag::render`]), then the
+/// summary line. A file that did not parse (a YAML syntax error) is read again for its snippet,
+/// so the caret marks the position.
 pub fn text(report: &Report, color: bool) -> String {
-    let paint = |code: &str, s: &str| {
-        if color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
     let mut out = String::new();
     for f in &report.files {
-        for d in &f.diagnostics {
-            let sev_col = match d.severity {
-                Severity::Error => "1;31",
-                Severity::Warning => "1;33",
-                Severity::Info => "1;36",
-            };
-            let _ = writeln!(
-                out,
-                "{}:{}:{} {} {} {}",
-                d.path.display(),
-                d.pos.line,
-                d.pos.column,
-                paint(sev_col, sev(d.severity)),
-                paint("1", &d.code),
-                d.message
-            );
-            if let Some(line) = source_line(f, d) {
-                let gutter = d.pos.line.to_string();
-                let pad = " ".repeat(gutter.len());
-                let _ = writeln!(out, "{} | {}", paint("34", &gutter), line.trim_end());
-                // Caret under the column; tabs are kept so the caret lines up in a terminal.
-                let lead: String = line
-                    .chars()
-                    .take((d.pos.column as usize).saturating_sub(1))
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let _ = writeln!(out, "{pad} | {lead}{}", paint(sev_col, "^"));
+        let source = |p: &Path| -> Option<String> {
+            match &f.doc {
+                Some(doc) => doc.source_text(p).map(str::to_string),
+                None if p == f.path => std::fs::read_to_string(p).ok(),
+                None => None,
             }
-            if !d.help.is_empty() {
-                let _ = writeln!(out, "  = help: {}", d.help);
-            }
-        }
+        };
+        out.push_str(&crate::diag::render(&f.diagnostics, &source, color));
     }
     let _ = writeln!(
         out,
@@ -97,34 +68,12 @@ fn end_column(file: &FileReport, d: &Diagnostic) -> u32 {
         return start + 1;
     };
     let rest: Vec<char> = line.chars().skip(start as usize - 1).collect();
-    let stop = |c: char| c.is_whitespace() || matches!(c, ':' | ',' | ']' | '}' | '#');
-    let len = match rest.first() {
-        None => 0,
-        Some('"' | '\'') => {
-            let q = rest[0];
-            rest.iter()
-                .skip(1)
-                .position(|c| *c == q)
-                .map_or(rest.len(), |i| i + 2)
-        }
-        Some('[' | '{') => {
-            // A flow collection: up to its matching bracket (quotes are not tracked; a bracket
-            // inside a quoted string only shortens the region).
-            let mut depth = 0usize;
-            rest.iter()
-                .position(|c| {
-                    match c {
-                        '[' | '{' => depth += 1,
-                        ']' | '}' => depth = depth.saturating_sub(1),
-                        _ => {}
-                    }
-                    depth == 0
-                })
-                .map_or(rest.len(), |i| i + 1)
-        }
-        Some(_) => rest.iter().position(|c| stop(*c)).unwrap_or(rest.len()),
+    let width = if rest.is_empty() {
+        1
+    } else {
+        crate::diag::token_width(&rest)
     };
-    start + u32::try_from(len.max(1)).unwrap_or(1)
+    start + u32::try_from(width).unwrap_or(1)
 }
 
 /// The JSON document: `{"format_version": 1, "files":[…], "summary":{files, errors, warnings}}`.
@@ -370,7 +319,7 @@ mod tests {
         );
         let t = text(&r, false);
         // Columns count characters: the caret sits under `impure` despite the two-byte `é`.
-        let want = "x/contract.yaml:4:28 warning ONEX034 descriptor.purity `impure` is not one of pure, side_effecting\n4 | descriptor: {é: 1, purity: impure}\n  |                            ^\n  = help: use one of the documented values\n";
+        let want = "x/contract.yaml:4:28 warning ONEX034 descriptor.purity `impure` is not one of pure, side_effecting\n4 | descriptor: {é: 1, purity: impure}\n  |                            ^^^^^^\n  = help: use one of the documented values\n";
         assert!(t.contains(want), "{t}");
         assert!(
             t.ends_with("1 file(s) checked: 0 error(s), 2 warning(s)\n"),

@@ -147,10 +147,39 @@ pub fn check(ctx: &mut Ctx, name: &str) {
     let value = ctx.doc.value.clone();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut found: Vec<(String, String, String)> = Vec::new();
+    let mut unknown: Vec<(String, String, String, String)> = Vec::new();
     for err in c.validator.iter_errors(&value) {
         let instance = err.instance_path().as_str().to_string();
         let schema_path = err.schema_path().as_str().to_string();
         let (code, custom) = code_and_message(&c.raw, &schema_path);
+        // An unknown key is reported at the key itself, with the closest known key.
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+            err.kind()
+        {
+            let known = known_keys(&c.raw, &schema_path);
+            for key in unexpected {
+                let p = format!("{instance}/{}", super::source::escape_segment(key));
+                if !seen.insert((code.clone(), p.clone())) {
+                    continue;
+                }
+                let help = match crate::diag::did_you_mean(key, known.iter().map(String::as_str)) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("known keys here: {}", known.join(", ")),
+                };
+                let at = if instance.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    format!("`{instance}`")
+                };
+                unknown.push((
+                    code.clone(),
+                    p,
+                    format!("unknown key `{key}` in {at}"),
+                    help,
+                ));
+            }
+            continue;
+        }
         if seen.insert((code.clone(), instance.clone())) {
             found.push((
                 code,
@@ -158,6 +187,9 @@ pub fn check(ctx: &mut Ctx, name: &str) {
                 custom.map_or_else(|| message(&err), str::to_string),
             ));
         }
+    }
+    for (code, p, msg, help) in unknown {
+        ctx.emit_key_help(&code, &p, msg, help);
     }
     for (code, instance, msg) in found {
         let where_ = if instance.is_empty() {
@@ -167,6 +199,42 @@ pub fn check(ctx: &mut Ctx, name: &str) {
         };
         ctx.emit(&code, &instance, format!("{where_}{msg}"));
     }
+}
+
+/// The `properties` names of the schema object whose keyword failed at `schema_path` (following
+/// `$ref`s inside the schema), for "did you mean".
+fn known_keys(raw: &Value, schema_path: &str) -> Vec<String> {
+    let segments: Vec<String> = schema_path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let n = segments.len().saturating_sub(1);
+    let deref = |v: &'_ Value| -> Option<Value> {
+        let r = v.get("$ref")?.as_str()?.strip_prefix('#')?;
+        raw.pointer(r).cloned()
+    };
+    let mut node = raw.clone();
+    for seg in &segments[..n] {
+        let next = match &node {
+            Value::Object(m) => m.get(seg).cloned(),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i).cloned()),
+            _ => None,
+        };
+        let Some(next) = next else { return Vec::new() };
+        node = if seg == "$ref" {
+            next.as_str()
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|p| raw.pointer(p).cloned())
+                .unwrap_or(next)
+        } else {
+            deref(&next).unwrap_or(next)
+        };
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn message(err: &jsonschema::ValidationError<'_>) -> String {

@@ -495,6 +495,7 @@ fn contract_rules(
     schema::check(ctx, "onex-envelope");
     envelope::semver_keys(ctx, dialect == Dialect::E);
     envelope::description_type(ctx);
+    envelope::key_typos(ctx);
     let node_type_required = match dialect {
         Dialect::E => false,
         Dialect::X => !is_x_catalogue(&ctx.doc.value),

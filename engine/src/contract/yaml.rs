@@ -260,10 +260,13 @@ pub fn parse(text: &str, include: bool) -> Parsed {
                 let m = e.marker();
                 b.issues.push(YamlIssue {
                     code: "ONEX002",
-                    pos: Pos {
-                        line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
-                        column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-                    },
+                    pos: within_text(
+                        text,
+                        Pos {
+                            line: u32::try_from(m.line()).unwrap_or(u32::MAX).max(1),
+                            column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+                        },
+                    ),
                     message: format!("YAML syntax error: {}", e.info()),
                     pointer: String::new(),
                 });
@@ -309,6 +312,36 @@ pub fn parse(text: &str, include: bool) -> Parsed {
     out.root = b.root;
     out.issues = b.issues;
     out
+}
+
+/// A syntax error found at the end of the stream points past the last line; it is reported at
+/// the end of the last non-blank line instead, where the reader sees what is unfinished.
+fn within_text(text: &str, pos: Pos) -> Pos {
+    let n = pos.line as usize;
+    if text
+        .lines()
+        .nth(n.saturating_sub(1))
+        .is_some_and(|l| !l.trim().is_empty())
+    {
+        return pos;
+    }
+    if n <= text.lines().count() && !text.lines().skip(n).any(|l| !l.trim().is_empty()) {
+        // A blank line at the end: fall through to the last content line.
+    } else if n <= text.lines().count() {
+        return pos;
+    }
+    match text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .last()
+    {
+        Some((i, l)) => Pos {
+            line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(l.trim_end().chars().count() + 1).unwrap_or(u32::MAX),
+        },
+        None => pos,
+    }
 }
 
 struct Builder {

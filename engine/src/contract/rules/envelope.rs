@@ -286,6 +286,130 @@ pub fn fingerprint(ctx: &mut Ctx) {
     }
 }
 
+/// Keys the dialects of spec §2 use at the top level (ONEX025 looks for misspellings of these).
+const KNOWN_TOP: &[&str] = &[
+    "contract_version",
+    "node_version",
+    "node_type",
+    "name",
+    "description",
+    "metadata",
+    "inputs",
+    "outputs",
+    "configuration",
+    "handler_id",
+    "descriptor",
+    "input_model",
+    "output_model",
+    "capability_inputs",
+    "capability_outputs",
+    "execution_constraints",
+    "supports_lifecycle",
+    "supports_health_check",
+    "supports_provisioning",
+    "tags",
+    "fingerprint",
+    "workflow_coordination",
+    "state_machine",
+    "state_transitions",
+    "effect_operations",
+    "effect",
+    "compute",
+    "handler_routing",
+    "handlers",
+    "event_bus",
+    "node_id",
+    "node_name",
+    "contract_name",
+    "tool_specification",
+    "main_tool_class",
+    "version",
+    "input_state",
+    "output_state",
+    "event_type",
+    "workflow_id",
+    "initial_command",
+    "terminal_event",
+    "nodes",
+    "event_flow",
+    "io_operations",
+    "subscribe_topics",
+    "publish_topics",
+    "events",
+    "subscriptions",
+    "publications",
+    "dependencies",
+    "onex",
+    "author",
+    "lifecycle",
+];
+
+/// Blocks whose keys ONEX025 knows, beside the top level.
+const KNOWN_BLOCKS: &[(&str, &[&str])] = &[
+    (
+        "/workflow_coordination/workflow_definition",
+        &["workflow_metadata", "execution_graph", "coordination_rules"],
+    ),
+    (
+        "/workflow_coordination/workflow_definition/workflow_metadata",
+        &[
+            "workflow_name",
+            "workflow_version",
+            "execution_mode",
+            "timeout_ms",
+            "description",
+        ],
+    ),
+    (
+        "/descriptor",
+        &[
+            "node_archetype",
+            "purity",
+            "idempotent",
+            "timeout_ms",
+            "retry_policy",
+            "circuit_breaker",
+            "concurrency_policy",
+            "isolation_policy",
+            "observability_level",
+            "runtime_profiles",
+        ],
+    ),
+];
+
+/// ONEX025: an unknown key that is one or two edits away from a known one is most likely a typo
+/// (`descriptoin`, `exection_mode`). Unknown keys are allowed (spec §1), so this is info, an
+/// error with `--strict`.
+pub fn key_typos(ctx: &mut Ctx) {
+    // In an executable contract (dialect X) the schema constrains the top level itself.
+    let top: &[&str] = if ctx.get("/onex").is_some() {
+        &[]
+    } else {
+        KNOWN_TOP
+    };
+    let blocks = std::iter::once(("", top)).chain(KNOWN_BLOCKS.iter().copied());
+    for (base, known) in blocks {
+        let Some(Value::Object(m)) = ctx.get(base).cloned() else {
+            continue;
+        };
+        for key in m.keys() {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            let close = crate::diag::did_you_mean(key, known.iter().copied())
+                .filter(|k| strsim::damerau_levenshtein(key, k) <= 2);
+            if let Some(k) = close {
+                ctx.emit_key_help(
+                    "ONEX025",
+                    &ptr(base, key),
+                    format!("unknown key `{key}` (a misspelt `{k}`?)"),
+                    format!("did you mean `{k}`?"),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,20 @@ impl Ctx<'_> {
         self.push(d);
     }
 
+    /// Like [`Ctx::emit_key`] with a specific help line.
+    pub fn emit_key_help(
+        &mut self,
+        code: &str,
+        pointer: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let loc = self.doc.locate_key(pointer);
+        let mut d = codes::make(code, &loc, pointer, message);
+        d.help = help.into();
+        self.push(d);
+    }
+
     fn push(&mut self, mut d: Diagnostic) {
         if self.strict && STRICT_ERRORS.contains(&d.code.as_str()) {
             d.severity = Severity::Error;
@@ -65,7 +79,7 @@ impl Ctx<'_> {
 
 /// Warnings that `--strict` turns into errors: where onex is stricter than ONEX on purpose
 /// (docs/rules.md, "ONEX parity").
-pub const STRICT_ERRORS: &[&str] = &["ONEX015", "ONEX019"];
+pub const STRICT_ERRORS: &[&str] = &["ONEX015", "ONEX019", "ONEX025"];
 
 /// `base` + `/key` as a JSON pointer.
 pub fn ptr(base: &str, key: &str) -> String {
