@@ -26,6 +26,10 @@ pub const RUNS: &str = "Examples:
   onex runs
   onex runs --limit 5 --json";
 
+pub const CANCEL: &str = "Examples:
+  onex cancel <ID>
+  onex cancel --bus redis://127.0.0.1:6379 --wait 30 --reason \"wrong prompt\" <ID>";
+
 pub const EVENTS: &str = "Examples:
   onex events tail --from-beginning --count 10
   onex events tail --correlation-id <ID> --json

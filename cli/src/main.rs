@@ -72,6 +72,10 @@ enum Command {
     /// A run's timeline: each stage and gate with start, duration and outcome.
     #[command(after_help = help::TRACE)]
     Trace(cmd::runs::RunArgs),
+    /// Stop a run: one not started never starts; one in flight stops at its next stage
+    /// boundary and rolls back.
+    #[command(after_help = help::CANCEL)]
+    Cancel(cmd::cancel::CancelArgs),
     /// Recent runs with their outcome.
     #[command(after_help = help::RUNS)]
     Runs(cmd::runs::RunsArgs),
@@ -164,6 +168,7 @@ fn dispatch(cli: &Cli, app: &App) -> CliResult {
         Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
         Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
         Command::Test(a) => with_runtime(cmd::test::run(a, app)),
+        Command::Cancel(a) => with_runtime(cmd::cancel::run(a, app)),
         Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),
         Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Events(EventsCommand::Replay(a)) => {

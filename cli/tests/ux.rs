@@ -437,3 +437,249 @@ fn runs_has_a_header_and_cuts_long_inputs_with_an_ellipsis() {
     assert!(row.contains("Create EFFECT node called Writer0"), "{row}");
     assert!(row.ends_with('…'), "{row}");
 }
+
+fn slow_job() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow_job.yaml")
+}
+
+/// `onex orchestrator` hosting the slow job on `bus`, ready (it said so on stderr).
+fn job_orchestrator(state: &Path, bus: &str, prefix: &str, extra: &[&str]) -> common::Proc {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
+        .args(["orchestrator", "--bus", bus, "--workflow"])
+        .arg(slow_job())
+        .args(extra)
+        .env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", state.join("config"))
+        .env("ONEX_TOPIC_PREFIX", prefix)
+        .current_dir(state)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "orchestrator ended before ready"
+        );
+        if line.contains("ready") {
+            break;
+        }
+    }
+    // Keep draining so the orchestrator never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while err.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    common::Proc(child)
+}
+
+/// `onex status ID --json` as JSON.
+fn status(state: &Path, bus: &str, prefix: &str, id: &str) -> serde_json::Value {
+    let o = onex(state)
+        .env("ONEX_TOPIC_PREFIX", prefix)
+        .args(["status", "--json", "--bus", bus, id])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    match v.get("result") {
+        Some(r) => r.clone(),
+        None => v,
+    }
+}
+
+fn submit_job(state: &Path, bus: &str, prefix: &str, size: u32) -> String {
+    let o = onex(state)
+        .env("ONEX_TOPIC_PREFIX", prefix)
+        .args([
+            "run", "--detach", "--bus", bus, "--input", "job=j", "--input",
+        ])
+        .arg(format!("size={size}"))
+        .arg(slow_job())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    text(&o.stdout).trim().to_owned()
+}
+
+fn unique() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+#[test]
+fn a_run_in_flight_stops_at_the_next_stage_boundary() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    let _orch = job_orchestrator(state.path(), &bus, "", &[]);
+    let id = submit_job(state.path(), &bus, "", 4);
+    // Wait (deadline poll of another process) until the slow stage runs.
+    let t0 = std::time::Instant::now();
+    while status(state.path(), &bus, "", &id)["last_event"] != "StageStarted" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the run never started"
+        );
+    }
+    let o = onex(state.path())
+        .args(["cancel", "--bus", &bus, "--wait", "30", &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("cancelled before stage last"),
+        "{}",
+        text(&o.stdout)
+    );
+    let st = status(state.path(), &bus, "", &id);
+    assert_eq!(st["status"], "failed", "{st}");
+    assert_eq!(st["failure"]["code"], "CANCELLED", "{st}");
+    assert_eq!(st["failure"]["stage"], "last", "{st}");
+    assert!(
+        st["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["stage_id"] != "last" || s["status"] == "skipped"),
+        "`last` never ran: {st}"
+    );
+    // A finished run cannot be cancelled again.
+    let o = onex(state.path())
+        .args(["cancel", "--bus", &bus, &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("already finished"));
+}
+
+#[test]
+fn a_queued_run_says_no_orchestrator_is_there_and_once_cancelled_never_starts() {
+    let Some(url) = common::broker("ONEX_TEST_REDIS_URL") else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let prefix = format!("ux{}.", unique());
+    // Nobody consumes: the CLI says what it waits for instead of a stale spinner.
+    let o = onex(state.path())
+        .env("ONEX_TOPIC_PREFIX", &prefix)
+        .args([
+            "run",
+            "--timeout",
+            "7",
+            "--bus",
+            &url,
+            "--input",
+            "job=q",
+            "--input",
+            "size=0",
+        ])
+        .arg(slow_job())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "waiting for an orchestrator on {url} (group onex-orchestrator); none seen for 5 s"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("onex orchestrator"), "{err}");
+    // Cancel a queued run; the orchestrator that starts later does not run it.
+    let id = submit_job(state.path(), &url, &prefix, 0);
+    let o = onex(state.path())
+        .env("ONEX_TOPIC_PREFIX", &prefix)
+        .args(["cancel", "--bus", &url, &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("cancelled before it started"));
+    let mut orch = job_orchestrator(state.path(), &url, &prefix, &["--exit-when-idle", "4"]);
+    let code = orch.0.wait().unwrap();
+    assert!(code.success());
+    let st = status(state.path(), &url, &prefix, &id);
+    assert_eq!(st["failure"]["code"], "CANCELLED", "{st}");
+    assert!(
+        st["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] != "completed"),
+        "no stage ran: {st}"
+    );
+    // Only the trigger and the cancelled terminal event: no stage event was ever published.
+    let o = onex(state.path())
+        .env("ONEX_TOPIC_PREFIX", &prefix)
+        .args([
+            "events",
+            "replay",
+            "--json",
+            "--bus",
+            &url,
+            "--correlation-id",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    let types: Vec<String> = ndjson(&o.stdout)
+        .iter()
+        .filter_map(|l| l["event_type"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        types
+            .iter()
+            .all(|t| t == "JobSubmitted" || t == "RunFailed"),
+        "{types:?}"
+    );
+}
+
+#[test]
+fn sigint_with_the_in_process_orchestrator_ends_the_run_with_a_terminal_event() {
+    use std::io::BufRead;
+    let state = tempfile::tempdir().unwrap();
+    let bus = format!("embedded:{}/bus", state.path().display());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("onex"))
+        .args([
+            "run", "--json", "--bus", &bus, "--input", "job=s", "--input", "size=3",
+        ])
+        .arg(slow_job())
+        .env("XDG_STATE_HOME", state.path())
+        .env("XDG_CONFIG_HOME", state.path().join("config"))
+        .current_dir(state.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut id = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "ended early");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        id = v["correlation_id"].as_str().unwrap_or(&id).to_owned();
+        if v["stage"] == "wait" && v["status"] == "started" {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let code = child.wait().unwrap();
+    assert_eq!(code.code(), Some(130), "{rest}");
+    let st = status(state.path(), &bus, "", &id);
+    assert_eq!(st["failure"]["code"], "CANCELLED", "not left running: {st}");
+}

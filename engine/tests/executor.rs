@@ -758,3 +758,70 @@ async fn command_timeouts_and_missing_programs() {
     assert_eq!(r.warnings.len(), 1);
     assert_eq!(r.warnings[0].gate_id, "L1");
 }
+
+/// A cancelled run stops at the next stage boundary: the running stage finishes, the next never
+/// starts, and the run ends through its failure path with CANCELLED (docs/bus.md
+/// "Cancellation"); a declared failure event that cannot carry the code gives way to RunFailed.
+#[tokio::test(start_paused = true)]
+async fn cancellation_stops_at_the_next_stage_boundary() {
+    for declared in [false, true] {
+        let stages = json!([{"id": "a", "handler": "slow", "params": {"sleep_ms": 1000}},
+                            {"id": "b", "handler": "ok", "depends_on": ["a"]}]);
+        let extra = if declared {
+            json!({"events": {"failed": {"type": "JobAborted", "payload": {
+                "job": "trigger.job", "error_code": "failure.code",
+                "recovery_suggestions": "failure.recovery_suggestions"}}}})
+        } else {
+            json!({})
+        };
+        let w = workflow_with("sequential", stages, extra);
+        let trigger = trigger_envelope(
+            "JobSubmitted",
+            json!({"job": "j"}),
+            Uuid::now_v7(),
+            event_source(Component::Cli),
+        );
+        let exec = Executor::new(
+            Arc::new(handlers()),
+            Arc::new(Services::default()),
+            registry(&w),
+            event_source(Component::Orchestrator),
+        );
+        let sink = VecSink::default();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let canceller = {
+            let c = cancel.clone();
+            // Virtual time: half-way through stage a's sleep.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                c.cancel();
+            })
+        };
+        let r = exec
+            .run_cancellable(
+                &w.contract,
+                RunRequest::new(w.id.clone(), trigger, 1),
+                &sink,
+                &cancel,
+            )
+            .await
+            .unwrap();
+        canceller.await.unwrap();
+        assert_eq!(code(&r), Some("CANCELLED"), "{}", r.summary());
+        assert_eq!(failed_stage(&r), Some("b"));
+        assert_eq!(
+            r.stages[0].status,
+            StageStatus::Completed,
+            "a ran to its end"
+        );
+        assert_eq!(r.stages[1].status, StageStatus::Skipped, "b never started");
+        let events = sink.events();
+        assert!(!types(&events).contains(&"b:StageStarted".to_string()));
+        let last = events.last().unwrap();
+        assert_eq!(last.event_type, "RunFailed", "{declared}");
+        assert_eq!(last.payload["error_code"], "CANCELLED");
+        if declared {
+            assert_eq!(last.payload["declared_event"], "JobAborted");
+        }
+    }
+}

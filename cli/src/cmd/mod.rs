@@ -1,6 +1,7 @@
 //! One module per `onex` subcommand: argument structs (clap) and a `run` returning the exit code.
 
 pub mod busctl;
+pub mod cancel;
 pub mod completions;
 pub mod config;
 pub mod events;

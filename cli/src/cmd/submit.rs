@@ -18,7 +18,11 @@ use onex_engine::service::{Followed, OrchestratorOptions, Progress, RunFollower,
 use onex_engine::workflow::{Workflow, WorkflowSet};
 use std::ffi::OsString;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// How long a published trigger may go untaken before the CLI says no orchestrator is there.
+const QUEUED_HINT_AFTER: Duration = Duration::from_secs(5);
 
 /// Shows a finished run; says whether it succeeded.
 pub type Render = fn(&Display, &RunResult) -> bool;
@@ -54,7 +58,15 @@ impl Submission<'_> {
     }
 
     fn display(&self) -> Display {
-        Display::new(if self.json { Style::Json } else { Style::Text })
+        Display::for_stages(
+            if self.json { Style::Json } else { Style::Text },
+            self.workflow
+                .contract
+                .stages
+                .iter()
+                .map(|s| s.id.clone())
+                .collect(),
+        )
     }
 }
 
@@ -70,6 +82,7 @@ pub async fn submit(sub: Submission<'_>) -> CliResult {
 pub async fn direct(sub: Submission<'_>) -> CliResult {
     let events = sub.events()?;
     let display = sub.display();
+    display.picked_up(Duration::ZERO); // no queue in this process
     display.event(&sub.trigger);
     let request = RunRequest::new(sub.workflow.id.clone(), sub.trigger.clone(), 1);
     let cid = request.correlation_id;
@@ -218,19 +231,40 @@ pub async fn via_bus(sub: Submission<'_>) -> CliResult {
                 OrchestratorOptions::default(),
             );
             let trigger = sub.trigger.clone();
-            Some(tokio::spawn(async move { orch.handle(trigger).await }))
+            let run = orch.clone();
+            Some((orch, tokio::spawn(async move { run.handle(trigger).await })))
         }
     };
 
     let display = sub.display();
+    if local_run.is_some() {
+        display.picked_up(Duration::ZERO); // this process runs it: no queue
+    }
     let run_timeout = config
         .run
         .timeout_s
         .unwrap_or(sub.workflow.contract.run_timeout.as_secs());
     let deadline = Instant::now()
         + Duration::from_secs(sub.timeout.unwrap_or(run_timeout + config.run.wait_grace_s));
+    // Queued: nothing but our own trigger for a while means no orchestrator took it.
+    let published = Instant::now();
+    let picked_up = AtomicBool::new(local_run.is_some());
+    let hinted = AtomicBool::new(false);
+    let trigger_id = sub.trigger.event_id;
     let follow = follower.follow(&mut observer, cid, deadline, |p| match p {
-        Progress::Event(e) => display.event(e),
+        Progress::Event(e) => {
+            if e.event_id != trigger_id && !picked_up.swap(true, Ordering::Relaxed) {
+                display.picked_up(published.elapsed());
+                if hinted.load(Ordering::Relaxed) {
+                    eprintln!(
+                        "{}: an orchestrator took the run after {:.1} s in the queue",
+                        sub.command,
+                        published.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            display.event(e)
+        }
         Progress::Gap { from, to } => {
             eprintln!(
                 "{}: events seq {from}..{to} did not arrive; showing what came",
@@ -238,25 +272,67 @@ pub async fn via_bus(sub: Submission<'_>) -> CliResult {
             )
         }
     });
-    let followed = tokio::select! {
-        f = follow => f,
-        // With an in-process orchestrator the run stops with us; its staging is cleaned up as
-        // the process unwinds. Otherwise the run goes on elsewhere.
-        _ = tokio::signal::ctrl_c() => {
-            if local_run.is_none() {
-                eprintln!("{}: stopped following; the run goes on. correlation id {cid}", sub.command);
-                eprintln!("  follow it with: onex status {cid}");
-            } else {
-                eprintln!("{}: interrupted; run {cid} is on the bus, an orchestrator will finish it (onex status {cid})", sub.command);
-            }
-            return Err(CliError::reported(Kind::Interrupted));
+    let queued_hint = async {
+        tokio::time::sleep(QUEUED_HINT_AFTER).await;
+        if !picked_up.load(Ordering::Relaxed) {
+            hinted.store(true, Ordering::Relaxed);
+            eprintln!(
+                "{}: waiting for an orchestrator on {} (group {}); none seen for {} s — start one with `onex orchestrator --bus {}` (run {cid} stays queued; `onex cancel {cid}` withdraws it)",
+                sub.command,
+                bus_cfg.url,
+                config.orchestrator.group,
+                QUEUED_HINT_AFTER.as_secs(),
+                bus_cfg.url
+            );
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(follow);
+    tokio::pin!(queued_hint);
+    let mut interrupted = false;
+    let followed = loop {
+        tokio::select! {
+            f = &mut follow => break f,
+            _ = &mut queued_hint => {}
+            _ = tokio::signal::ctrl_c() => match &local_run {
+                None => {
+                    eprintln!("{}: stopped following; the run goes on. correlation id {cid}", sub.command);
+                    eprintln!("  follow it with: onex status {cid}");
+                    return Err(CliError::reported(Kind::Interrupted));
+                }
+                // The run is ours: stop it through its failure path so it ends with a terminal
+                // event (its trigger was taken off the bus by no one else; leaving it half-run
+                // would leave a record "in progress" forever, issue 12 D6).
+                Some((orch, _)) if !interrupted => {
+                    interrupted = true;
+                    orch.cancel(cid);
+                    eprintln!(
+                        "{}: interrupted; stopping run {cid} at its next stage boundary (Ctrl-C again to leave at once)",
+                        sub.command
+                    );
+                }
+                Some(_) => {
+                    eprintln!(
+                        "{}: left run {cid} unfinished; an orchestrator takes it over once its record goes stale (onex status {cid})",
+                        sub.command
+                    );
+                    return Err(CliError::reported(Kind::Interrupted));
+                }
+            },
         }
     };
-    if let Some(handle) = local_run {
+    if let Some((_, handle)) = local_run {
         // The terminal event is out (or we gave up); let the local run finish recording.
         let _ = handle.await;
     }
     match followed {
+        Ok(Followed::Finished(r)) if interrupted => {
+            let _ = finish(&sub, &display, Ok(*r));
+            Err(CliError::new(
+                Kind::Interrupted,
+                format!("{}: interrupted; run {cid} ended", sub.command),
+            ))
+        }
         Ok(Followed::Finished(r)) => finish(&sub, &display, Ok(*r)),
         Ok(Followed::TimedOut) => Err(CliError::new(
             Kind::WaitTimeout,

@@ -141,12 +141,14 @@ impl EventRegistry {
             .collect()
     }
 
-    /// The topics of a run's events: every topic but the dead letters'.
+    /// The topics of a run's events: every topic but the dead letters' and the cancel
+    /// requests' (neither is part of a run's sequence).
     pub fn run_topics(&self, prefix: &str) -> Vec<String> {
         let dlq = Self::dlq_topic(prefix);
+        let cancel = self.topic(prefix, crate::service::cancel::CANCEL_REQUESTED);
         self.all_topics(prefix)
             .into_iter()
-            .filter(|t| *t != dlq)
+            .filter(|t| *t != dlq && Some(t) != cancel.as_ref())
             .collect()
     }
 

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 /// Runs contracts. Cheap to share; one per process.
@@ -112,6 +113,20 @@ impl Executor {
         request: RunRequest,
         sink: &dyn EventSink,
     ) -> Result<RunResult, SinkError> {
+        self.run_cancellable(contract, request, sink, &CancellationToken::new())
+            .await
+    }
+
+    /// [`Executor::run`] that stops at the next stage boundary once `cancel` is cancelled:
+    /// the stages not started are skipped and the run ends through its failure path with
+    /// error code CANCELLED (docs/bus.md "Cancellation").
+    pub async fn run_cancellable(
+        &self,
+        contract: &ExecutableContract,
+        request: RunRequest,
+        sink: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<RunResult, SinkError> {
         let started = Instant::now();
         let started_at = crate::events::Envelope::now_timestamp();
         let context = initial_context(&request, &started_at);
@@ -138,6 +153,7 @@ impl Executor {
             records: &records,
             started,
             stage_started: Mutex::new(HashMap::new()),
+            cancel,
         };
 
         let span = tracing::info_span!(
@@ -202,6 +218,8 @@ struct RunState<'r> {
     started: Instant,
     /// When each stage started (failed stages report their own duration).
     stage_started: Mutex<HashMap<String, Instant>>,
+    /// Checked at every stage boundary.
+    cancel: &'r CancellationToken,
 }
 
 impl RunState<'_> {
@@ -272,6 +290,17 @@ impl RunState<'_> {
 
     async fn run_stages(&self) -> StageEnd {
         for wave in self.schedule() {
+            if self.cancel.is_cancelled() {
+                let next = &self.contract.stages[wave[0]].id;
+                return StageEnd::Failed(Failure {
+                    stage: next.clone(),
+                    code: crate::service::cancel::CANCELLED.into(),
+                    message: format!("cancelled before stage {next} started"),
+                    suggestions: vec!["Start the run again if it is still wanted".into()],
+                    failed_gate: None,
+                    context: json!({"cancelled_before": next}),
+                });
+            }
             let mut running: FuturesUnordered<_> = wave
                 .iter()
                 .map(|&i| {

@@ -4,6 +4,7 @@
 //! a client uses to watch a run, and orchestrator presence on the embedded bus (so the CLI
 //! knows whether to run one itself).
 
+pub mod cancel;
 pub mod follow;
 pub mod orchestrator;
 pub mod presence;

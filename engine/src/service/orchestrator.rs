@@ -83,6 +83,8 @@ pub struct Orchestrator {
     opts: OrchestratorOptions,
     instance: String,
     ready: tokio::sync::watch::Sender<bool>,
+    /// Runs in flight here, for cancel requests (docs/bus.md "Cancellation").
+    cancels: Arc<crate::service::cancel::Cancels>,
 }
 
 impl Orchestrator {
@@ -101,7 +103,14 @@ impl Orchestrator {
             opts,
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
             ready: tokio::sync::watch::channel(false).0,
+            cancels: Arc::default(),
         })
+    }
+
+    /// Asks run `run` to stop at its next stage boundary (what a `RunCancelRequested` event
+    /// does); true when it runs here.
+    pub fn cancel(&self, run: Uuid) -> bool {
+        self.cancels.request(run)
     }
 
     pub fn instance(&self) -> &str {
@@ -141,6 +150,10 @@ impl Orchestrator {
             Err(e) => return Err(e),
         }
         self.ready.send_replace(true);
+        let cancel_task = tokio::spawn(crate::service::cancel::watch(
+            self.bus.clone(),
+            self.cancels.clone(),
+        ));
         // Consumer lag for the metrics endpoint, sampled beside the work (never in its way).
         let lag_task = {
             let (bus, group, topics) = (self.bus.clone(), self.opts.group.clone(), topics.clone());
@@ -228,6 +241,7 @@ impl Orchestrator {
             metrics::dead_lettered(consumer.dead_lettered());
         }
         lag_task.abort();
+        cancel_task.abort();
         if let Err(e) = consumer.close().await {
             tracing::warn!("leaving the group: {e}");
         }
@@ -348,8 +362,11 @@ impl Orchestrator {
                 BusSink::new(self.bus.clone()).recording_run_state(self.instance.clone(), attempt);
             let started = Instant::now();
             tracing::info!(correlation_id = %cid, workflow = %wf.name, attempt, "run started");
+            let cancel = self.cancels.register(cid);
             let result = {
-                let run = self.executor.run(&workflow.contract, request, &sink);
+                let run =
+                    self.executor
+                        .run_cancellable(&workflow.contract, request, &sink, &cancel);
                 tokio::pin!(run);
                 let mut beat = tokio::time::interval(self.opts.heartbeat);
                 beat.tick().await;
@@ -365,6 +382,7 @@ impl Orchestrator {
                     }
                 }
             };
+            self.cancels.unregister(cid);
             match result {
                 Ok(r) => {
                     // The sink recorded the finished run before publishing its terminal event.
