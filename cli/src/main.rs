@@ -52,6 +52,8 @@ enum Command {
     Trace(cmd::runs::RunArgs),
     /// Recent runs with their outcome.
     Runs(cmd::runs::RunsArgs),
+    /// What changing a workflow from OLD to NEW does: structural diff and compatibility verdict.
+    Diff(cmd::diff::DiffArgs),
     /// Run contract tests (`*.test.yaml`): a trigger, faults, expected events and result.
     Test(cmd::test::TestArgs),
     /// Operate on the bus: tail, publish, replay.
@@ -131,6 +133,7 @@ fn main() -> ExitCode {
         Command::Status(a) => with_runtime(cmd::runs::status(a, &app)),
         Command::Trace(a) => with_runtime(cmd::runs::trace(a, &app)),
         Command::Runs(a) => with_runtime(cmd::runs::runs(a, &app)),
+        Command::Diff(a) => with_runtime(cmd::diff::run(a, &app)),
         Command::Test(a) => with_runtime(cmd::test::run(a, &app)),
         Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, &app)),
         Command::Events(EventsCommand::Replay(a)) => {

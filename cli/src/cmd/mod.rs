@@ -1,6 +1,7 @@
 //! One module per `onex` subcommand: argument structs (clap) and a `run` returning the exit code.
 
 pub mod busctl;
+pub mod diff;
 pub mod events;
 pub mod generate;
 pub mod graph;
