@@ -7,6 +7,7 @@ pub mod generate;
 pub mod graph;
 pub mod handlers;
 pub mod orchestrator;
+pub mod reload;
 pub mod run;
 pub mod runs;
 pub mod schema;

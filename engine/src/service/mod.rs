@@ -7,6 +7,7 @@
 pub mod follow;
 pub mod orchestrator;
 pub mod presence;
+pub mod reload;
 mod sink;
 
 pub use follow::{Followed, Progress, RunFollower};
