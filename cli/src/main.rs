@@ -81,6 +81,8 @@ enum Command {
     Runs(cmd::runs::RunsArgs),
     /// Print the effective configuration and where each value comes from.
     Config(cmd::config::ConfigArgs),
+    /// What changing a workflow from OLD to NEW does: structural diff and compatibility verdict.
+    Diff(cmd::diff::DiffArgs),
     /// Run contract tests (`*.test.yaml`): a trigger, faults, expected events and result.
     Test(cmd::test::TestArgs),
     /// Operate on the bus: tail, publish, replay.
@@ -167,6 +169,7 @@ fn dispatch(cli: &Cli, app: &App) -> CliResult {
         Command::Status(a) => with_runtime(cmd::runs::status(a, app)),
         Command::Trace(a) => with_runtime(cmd::runs::trace(a, app)),
         Command::Runs(a) => with_runtime(cmd::runs::runs(a, app)),
+        Command::Diff(a) => with_runtime(cmd::diff::run(a, app)),
         Command::Test(a) => with_runtime(cmd::test::run(a, app)),
         Command::Cancel(a) => with_runtime(cmd::cancel::run(a, app)),
         Command::Events(EventsCommand::Bus(c)) => with_runtime(cmd::events::run(c, app)),

@@ -44,6 +44,9 @@ pub struct OrchestratorArgs {
     /// A template pack directory instead of the built-in one.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Do not watch the workflow files: reload only on SIGHUP.
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 pub async fn run(args: &OrchestratorArgs, app: &App) -> CliResult {
@@ -140,6 +143,16 @@ pub async fn run(args: &OrchestratorArgs, app: &App) -> CliResult {
             .collect::<Vec<_>>()
             .join("; ")
     );
+    tokio::spawn(super::reload::watch(
+        orch.clone(),
+        workflows
+            .workflows()
+            .iter()
+            .map(|w| w.path().to_path_buf())
+            .collect(),
+        app.handlers.clone(),
+        !args.no_watch,
+    ));
     let mut ready = orch.ready();
     tokio::spawn(async move {
         if ready.wait_for(|r| *r).await.is_ok() {

@@ -7,6 +7,7 @@
 //! waves).
 
 pub mod codes;
+pub mod diff;
 pub mod executable;
 pub mod graph;
 pub mod ir;

@@ -683,6 +683,7 @@ mod tests {
             "RunCompleted",
             "RunFailed",
             "DeadLettered",
+            "WorkflowReloadFailed",
         ] {
             assert!(c.get(t).is_some(), "{t}");
         }

@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod follow;
 pub mod orchestrator;
 pub mod presence;
+pub mod reload;
 mod sink;
 
 pub use follow::{Followed, Progress, RunFollower};

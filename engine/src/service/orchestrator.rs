@@ -79,7 +79,12 @@ pub struct Stats {
 pub struct Orchestrator {
     bus: Arc<dyn EventBus>,
     executor: Arc<Executor>,
-    workflows: Arc<WorkflowSet>,
+    /// The versions new runs start on; swapped by [`Orchestrator::reload`].
+    workflows: std::sync::RwLock<Arc<WorkflowSet>>,
+    /// Every version loaded since start, by contract hash: a run taken over from another
+    /// orchestrator finishes on the version it started with (docs/contracts.md "Changing a
+    /// live workflow").
+    versions: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::workflow::Workflow>>>,
     opts: OrchestratorOptions,
     instance: String,
     ready: tokio::sync::watch::Sender<bool>,
@@ -96,10 +101,16 @@ impl Orchestrator {
     ) -> Arc<Self> {
         let instance =
             crate::pipeline::run::event_source(crate::events::Component::Orchestrator).instance_id;
+        let versions = workflows
+            .workflows()
+            .iter()
+            .map(|w| (w.id.hash.clone(), w.clone()))
+            .collect();
         Arc::new(Orchestrator {
             bus,
             executor,
-            workflows,
+            workflows: std::sync::RwLock::new(workflows),
+            versions: std::sync::Mutex::new(versions),
             opts,
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
             ready: tokio::sync::watch::channel(false).0,
@@ -117,20 +128,59 @@ impl Orchestrator {
         &self.instance
     }
 
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
     /// Becomes true once this orchestrator takes part in its group's work (Kafka: partitions
     /// assigned).
     pub fn ready(&self) -> tokio::sync::watch::Receiver<bool> {
         self.ready.subscribe()
     }
 
-    /// The workflows this orchestrator hosts.
-    pub fn workflows(&self) -> &Arc<WorkflowSet> {
-        &self.workflows
+    /// The workflows this orchestrator hosts (new runs start on these versions).
+    pub fn workflows(&self) -> Arc<WorkflowSet> {
+        self.workflows
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// New runs start on `set` from now on; runs in flight finish on the version they started
+    /// with, which stays loaded. The set must take the same triggers (the consumer's topics
+    /// are fixed while it runs): otherwise nothing changes and the error says why.
+    pub fn reload(&self, set: WorkflowSet) -> Result<(), String> {
+        let (mut old, mut new) = (self.workflows().trigger_types(), set.trigger_types());
+        old.sort();
+        new.sort();
+        if old != new {
+            return Err(format!(
+                "the triggers change ({} → {}): restart the orchestrator to consume other topics",
+                old.join(", "),
+                new.join(", ")
+            ));
+        }
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        for w in set.workflows() {
+            versions.insert(w.id.hash.clone(), w.clone());
+        }
+        drop(versions);
+        *self.workflows.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        Ok(())
+    }
+
+    /// A version loaded since start, by contract hash.
+    pub fn version(&self, hash: &str) -> Option<Arc<crate::workflow::Workflow>> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
     }
 
     /// Topics of the hosted workflows' triggers.
     pub fn trigger_topics(&self) -> Result<Vec<String>, BusError> {
-        self.workflows
+        self.workflows()
             .trigger_types()
             .iter()
             .map(|t| self.bus.topic(t))
@@ -176,7 +226,7 @@ impl Orchestrator {
         tracing::info!(
             instance = %self.instance,
             group = %self.opts.group,
-            workflows = %self.workflows.workflows().iter().map(|w| w.id.to_string()).collect::<Vec<_>>().join(", "),
+            workflows = %self.workflows().workflows().iter().map(|w| w.id.to_string()).collect::<Vec<_>>().join(", "),
             "orchestrator started"
         );
         loop {
@@ -313,14 +363,14 @@ impl Orchestrator {
     /// with heartbeats, record it. Also how the CLI runs its own trigger in-process on the
     /// embedded bus (no group).
     pub async fn handle(&self, trigger: Envelope) -> Outcome {
-        let Some(workflow) = self.workflows.for_trigger(&trigger.event_type).cloned() else {
+        let Some(current) = self.workflows().for_trigger(&trigger.event_type).cloned() else {
             // Only hosted triggers are subscribed; an event of another type on those topics
             // cannot run here, now or later.
             tracing::error!(event_type = %trigger.event_type, "no hosted workflow takes this trigger");
             return Outcome::Ran { success: false };
         };
-        let cid = run_id_for(&workflow.id.name, &trigger);
-        let span = tracing::info_span!("run", correlation_id = %cid, workflow = %workflow.id.name, traceparent = %trigger.trace.traceparent);
+        let cid = run_id_for(&current.id.name, &trigger);
+        let span = tracing::info_span!("run", correlation_id = %cid, workflow = %current.id.name, traceparent = %trigger.trace.traceparent);
         async move {
             let prior = match self.bus.get_run_state(cid).await {
                 Ok(p) => p,
@@ -343,6 +393,20 @@ impl Orchestrator {
                 }
                 Some(st) => st.attempt + 1,
                 None => 1,
+            };
+            // A run taken over finishes on the version it started with (its record says which).
+            let workflow = match prior.as_ref().and_then(|st| st.workflow.as_ref()) {
+                Some(w) if w.name == current.id.name && w.hash != current.id.hash => {
+                    match self.version(&w.hash) {
+                        Some(v) => v,
+                        None => {
+                            return Outcome::Retry(format!(
+                                "run {cid} started on {w}, a version this orchestrator has not loaded; leaving it to one that has"
+                            ));
+                        }
+                    }
+                }
+                _ => current,
             };
             let wf = &workflow.id;
             if let Err(e) = self
