@@ -490,6 +490,41 @@ async fn observe_from_position(backend: Backend) {
     );
 }
 
+/// More events than one read batch, on one of several observed topics (the others stay
+/// empty): an observer from the beginning and a live one see every event.
+async fn observe_beyond_one_batch(backend: Backend) {
+    let Some(t) = TestBus::new(backend, "observe_beyond_one_batch").await else {
+        return;
+    };
+    let topics = vec![
+        t.bus.topic("GenerationProgress").unwrap(),
+        t.bus.topic("PipelineCompleted").unwrap(),
+        t.bus.topic("ParsingStarted").unwrap(),
+    ];
+    let mut live = t.bus.observe(&topics, ObserveFrom::End).await.unwrap();
+    let run = Uuid::now_v7();
+    let n = 600u64;
+    for seq in 1..=n {
+        t.bus.publish(&progress(run, seq, 1)).await.unwrap();
+    }
+    let mut from_start = t
+        .bus
+        .observe(&topics, ObserveFrom::Beginning)
+        .await
+        .unwrap();
+    for (name, obs) in [("live", &mut live), ("from the beginning", &mut from_start)] {
+        let mut seen = 0u64;
+        let deadline = Instant::now() + LONG;
+        while seen < n && Instant::now() < deadline {
+            if let Some(o) = obs.next(Duration::from_secs(1)).await.unwrap() {
+                seen += 1;
+                assert_eq!(o.envelope.seq, seen, "{name}: out of order");
+            }
+        }
+        assert_eq!(seen, n, "{name} observer stopped early");
+    }
+}
+
 macro_rules! conformance {
     ($($module:ident => $backend:expr),* $(,)?) => {$(
         mod $module {
@@ -516,6 +551,8 @@ macro_rules! conformance {
             async fn run_state_round_trip() { super::run_state_round_trip($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn observe_from_position() { super::observe_from_position($backend).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn observe_beyond_one_batch() { super::observe_beyond_one_batch($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn survives_broker_restart() { super::survives_broker_restart($backend).await }
         }

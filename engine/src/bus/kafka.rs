@@ -164,6 +164,50 @@ impl Kafka {
         Ok(())
     }
 
+    /// The run-state view, read up to the high watermark of every partition as of now
+    /// (read-your-writes).
+    async fn caught_up<'v>(
+        &self,
+        view: &'v mut Option<RunsView>,
+    ) -> Result<&'v mut RunsView, BusError> {
+        let topic = validate::runs_topic(&self.cfg.topic_prefix);
+        if view.is_none() {
+            let reader = self
+                .reader(std::slice::from_ref(&topic), &ObserveFrom::Beginning)
+                .await?;
+            *view = Some(RunsView {
+                reader,
+                states: HashMap::new(),
+                next: BTreeMap::new(),
+            });
+        }
+        let Some(v) = view.as_mut() else {
+            return Err(BusError::broker(NAME, "run state", "view missing"));
+        };
+        let mut highs = BTreeMap::new();
+        for p in self.partitions(&topic).await? {
+            highs.insert(p, self.watermarks(&topic, p).await?.1);
+        }
+        let deadline = Instant::now() + self.cfg.timeout();
+        while highs
+            .iter()
+            .any(|(p, h)| v.next.get(p).copied().unwrap_or(0) < *h)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BusError::Timeout {
+                    backend: NAME,
+                    operation: format!("reading {topic}"),
+                    millis: self.cfg.timeout().as_millis(),
+                });
+            }
+            if let Some(m) = v.reader.next(left.min(Duration::from_millis(200))).await? {
+                v.apply(m);
+            }
+        }
+        Ok(v)
+    }
+
     /// Create missing topics with the declared partitions (the runs topic compacted).
     async fn ensure_topics(&self, topics: &[String]) -> Result<(), BusError> {
         let missing: Vec<String> = {
@@ -492,56 +536,47 @@ impl Transport for Kafka {
         )
     }
 
-    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
+    fn get_run_record<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<Vec<u8>>, BusError>> {
         Box::pin(async move {
-            let topic = validate::runs_topic(&self.cfg.topic_prefix);
             let mut view = self.runs.lock().await;
-            if view.is_none() {
-                let reader = self
-                    .reader(std::slice::from_ref(&topic), &ObserveFrom::Beginning)
-                    .await?;
-                *view = Some(RunsView {
-                    reader,
-                    states: HashMap::new(),
-                    next: BTreeMap::new(),
-                });
-            }
-            let Some(v) = view.as_mut() else {
-                return Err(BusError::broker(NAME, "run state", "view missing"));
-            };
-            // Read up to the high watermark of every partition as of now: read-your-writes.
-            let mut highs = BTreeMap::new();
-            for p in self.partitions(&topic).await? {
-                highs.insert(p, self.watermarks(&topic, p).await?.1);
-            }
-            let deadline = Instant::now() + self.cfg.timeout();
-            while highs
-                .iter()
-                .any(|(p, h)| v.next.get(p).copied().unwrap_or(0) < *h)
-            {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(BusError::Timeout {
-                        backend: NAME,
-                        operation: format!("reading {topic}"),
-                        millis: self.cfg.timeout().as_millis(),
-                    });
-                }
-                if let Some(m) = v.reader.next(left.min(Duration::from_millis(200))).await? {
-                    v.apply(m);
-                }
-            }
+            let v = self.caught_up(&mut view).await?;
             Ok(v.states.get(&id).cloned())
         })
     }
 
-    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
+    fn put_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let value = state.to_json()?.into_bytes();
             let topic = validate::runs_topic(&self.cfg.topic_prefix);
-            self.send(&topic, &state.correlation_id.to_string(), &value, None)
+            self.send(&topic, &id.to_string(), &value, None)
                 .await
                 .map(|_| ())
+        })
+    }
+
+    fn swap_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        Box::pin(async move {
+            // Atomic among the writers of this process (the view's lock is held from the
+            // compare to the set). Across processes, one key's triggers reach one group member
+            // (the owner of its partition), so one run's record has one writer at a time
+            // (docs/bus.md "Run state").
+            let mut view = self.runs.lock().await;
+            let v = self.caught_up(&mut view).await?;
+            if v.states.get(&id) != expected.as_ref() {
+                return Ok(false);
+            }
+            let topic = validate::runs_topic(&self.cfg.topic_prefix);
+            self.send(&topic, &id.to_string(), &value, None).await?;
+            v.states.insert(id, value);
+            Ok(true)
         })
     }
 
@@ -601,10 +636,11 @@ impl Transport for Kafka {
     }
 }
 
-/// The run-state topic folded into a map (last write per correlation_id wins).
+/// The run-state topic folded into a map (last write per correlation_id wins), as bytes: a
+/// record that does not decode is the caller's to quarantine.
 struct RunsView {
     reader: KafkaObserver,
-    states: HashMap<Uuid, RunState>,
+    states: HashMap<Uuid, Vec<u8>>,
     /// Next offset to read per partition.
     next: BTreeMap<i32, i64>,
 }
@@ -614,12 +650,22 @@ impl RunsView {
         if let Offset::Index(o) = m.position.offset {
             self.next.insert(m.position.partition, o + 1);
         }
-        match RunState::from_json(&m.value, &m.position) {
-            Ok(s) => {
-                self.states.insert(s.correlation_id, s);
+        // The key is the correlation_id; without a usable key the record says whose it is.
+        let id = m
+            .key
+            .as_deref()
+            .and_then(|k| Uuid::parse_str(k).ok())
+            .or_else(|| {
+                RunState::from_json(&m.value, &m.position)
+                    .ok()
+                    .map(|s| s.correlation_id)
+            });
+        match id {
+            Some(id) => {
+                self.states.insert(id, m.value);
             }
-            Err(e) => {
-                tracing::warn!(position = %m.position, error = %e, "kafka bus: unreadable run state skipped")
+            None => {
+                tracing::warn!(position = %m.position, "kafka bus: run-state record with neither a correlation id key nor a readable body skipped")
             }
         }
     }

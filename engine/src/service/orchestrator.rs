@@ -9,13 +9,14 @@
 //! correlation id, derived from that event so redeliveries find it. Scale-out is the bus's
 //! consumer groups; nothing here distributes work.
 
-use crate::bus::{BusError, Delivery, EventBus, RunState, RunStatus};
+use crate::bus::{BusError, Claim, Delivery, EventBus, RunState, RunStatus};
 use crate::events::{Envelope, WorkflowRef};
 use crate::pipeline::Executor;
 use crate::pipeline::result::RunResult;
 use crate::pipeline::run::{RunRequest, run_id_for};
 use crate::service::BusSink;
 use crate::workflow::WorkflowSet;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -83,6 +84,31 @@ pub struct Orchestrator {
     opts: OrchestratorOptions,
     instance: String,
     ready: tokio::sync::watch::Sender<bool>,
+    /// Runs executing in this process: a duplicate trigger of one of them is left alone
+    /// (its record is this orchestrator's own and looks like an attempt to take over).
+    running: std::sync::Mutex<HashSet<Uuid>>,
+}
+
+/// Marks a run as executing here until dropped.
+struct Running<'a> {
+    set: &'a std::sync::Mutex<HashSet<Uuid>>,
+    id: Uuid,
+}
+
+impl<'a> Running<'a> {
+    fn enter(set: &'a std::sync::Mutex<HashSet<Uuid>>, id: Uuid) -> Option<Self> {
+        let mut s = set.lock().unwrap_or_else(|p| p.into_inner());
+        s.insert(id).then(|| Running { set, id })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
 }
 
 impl Orchestrator {
@@ -101,6 +127,7 @@ impl Orchestrator {
             opts,
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
             ready: tokio::sync::watch::channel(false).0,
+            running: Default::default(),
         })
     }
 
@@ -160,6 +187,9 @@ impl Orchestrator {
         let mut in_flight = 0usize;
         let mut stopping = false;
         let mut idle_since = Instant::now();
+        // Deliveries whose ack the broker refused (it was away): acked again until it works,
+        // so that a finished run's trigger does not stay held by this member.
+        let mut unacked: Vec<Delivery> = Vec::new();
         tracing::info!(
             instance = %self.instance,
             group = %self.opts.group,
@@ -171,14 +201,24 @@ impl Orchestrator {
             while let Ok((delivery, outcome)) = done_rx.try_recv() {
                 in_flight -= 1;
                 idle_since = Instant::now();
-                self.settle(&mut consumer, &delivery, &outcome, &mut stats)
+                self.settle(&mut consumer, delivery, &outcome, &mut stats, &mut unacked)
                     .await;
+            }
+            if !unacked.is_empty() {
+                let mut still = Vec::new();
+                for d in unacked.drain(..) {
+                    if let Err(e) = consumer.ack(&d).await {
+                        tracing::debug!(position = %d.position, "ack again: {e}");
+                        still.push(d);
+                    }
+                }
+                unacked = still;
             }
             if !stopping && shutdown.is_cancelled() {
                 tracing::info!(in_flight, "shutting down: finishing runs in flight");
                 stopping = true;
             }
-            if stopping && in_flight == 0 {
+            if stopping && in_flight == 0 && unacked.is_empty() {
                 break;
             }
             if let Some(idle) = self.opts.exit_when_idle
@@ -194,7 +234,7 @@ impl Orchestrator {
                     Some((delivery, outcome)) = done_rx.recv() => {
                         in_flight -= 1;
                         idle_since = Instant::now();
-                        self.settle(&mut consumer, &delivery, &outcome, &mut stats).await;
+                        self.settle(&mut consumer, delivery, &outcome, &mut stats, &mut unacked).await;
                     }
                     _ = shutdown.cancelled(), if !stopping => {}
                 }
@@ -232,16 +272,22 @@ impl Orchestrator {
     async fn settle(
         &self,
         consumer: &mut crate::bus::Consumer,
-        delivery: &Delivery,
+        delivery: Delivery,
         outcome: &Outcome,
         stats: &mut Stats,
+        unacked: &mut Vec<Delivery>,
     ) {
-        let acked = match outcome {
+        match outcome {
             Outcome::Retry(reason) => {
                 stats.retried += 1;
-                consumer.nack(delivery, reason).await.map(|o| {
-                    tracing::warn!(correlation_id = %delivery.envelope.correlation_id, ?o, "run will be retried: {reason}");
-                })
+                match consumer.nack(&delivery, reason).await {
+                    Ok(o) => {
+                        tracing::warn!(correlation_id = %delivery.envelope.correlation_id, ?o, "run will be retried: {reason}")
+                    }
+                    Err(e) => {
+                        tracing::warn!(position = %delivery.position, "settling a delivery: {e}")
+                    }
+                }
             }
             other => {
                 match other {
@@ -253,21 +299,13 @@ impl Orchestrator {
                     Outcome::InProgressElsewhere => stats.ignored += 1,
                     Outcome::Retry(_) => {}
                 }
-                consumer.ack(delivery).await
+                if let Err(e) = consumer.ack(&delivery).await {
+                    tracing::warn!(position = %delivery.position, "acknowledging a delivery (will try again): {e}");
+                    if !matches!(e, BusError::UnknownDelivery(_)) {
+                        unacked.push(delivery);
+                    }
+                }
             }
-        };
-        if let Err(e) = acked {
-            tracing::warn!(position = %delivery.position, "settling a delivery: {e}");
-        }
-    }
-
-    fn fresh(&self, state: &RunState) -> bool {
-        match state.updated_at.parse::<jiff::Timestamp>() {
-            Ok(t) => {
-                let age = jiff::Timestamp::now().duration_since(t);
-                age.unsigned_abs() < self.opts.stale_after
-            }
-            Err(_) => false,
         }
     }
 
@@ -303,12 +341,21 @@ impl Orchestrator {
         let cid = run_id_for(&workflow.id.name, &trigger);
         let span = tracing::info_span!("run", correlation_id = %cid, workflow = %workflow.id.name, traceparent = %trigger.trace.traceparent);
         async move {
-            let prior = match self.bus.get_run_state(cid).await {
-                Ok(p) => p,
-                Err(e) => return Outcome::Retry(format!("reading the run state: {e}")),
+            // A duplicate of a run executing here: the first delivery carries it (and is
+            // redelivered if this process dies).
+            let Some(_running) = Running::enter(&self.running, cid) else {
+                return Outcome::InProgressElsewhere;
             };
-            let attempt = match &prior {
-                Some(st) if st.status != RunStatus::InProgress => {
+            let wf = &workflow.id;
+            // The claim is atomic on the bus: of concurrent deliveries (here or in other
+            // orchestrators) exactly one gets the run.
+            let claim = self
+                .bus
+                .claim_run(cid, &self.instance, Some(wf.clone()), self.opts.stale_after)
+                .await;
+            let attempt = match claim {
+                Err(e) => return Outcome::Retry(format!("claiming the run: {e}")),
+                Ok(Claim::Finished(st)) => {
                     return match &st.terminal {
                         Some(t) => match self.bus.publish(t).await {
                             Ok(_) => Outcome::Republished,
@@ -319,20 +366,9 @@ impl Orchestrator {
                         None => Outcome::Republished,
                     };
                 }
-                Some(st) if st.owner.as_deref() != Some(&self.instance) && self.fresh(st) => {
-                    return Outcome::InProgressElsewhere;
-                }
-                Some(st) => st.attempt + 1,
-                None => 1,
+                Ok(Claim::Held(_)) => return Outcome::InProgressElsewhere,
+                Ok(Claim::Won(st)) => st.attempt,
             };
-            let wf = &workflow.id;
-            if let Err(e) = self
-                .bus
-                .put_run_state(&self.record(cid, wf, RunStatus::InProgress, attempt, None))
-                .await
-            {
-                return Outcome::Retry(format!("recording the run: {e}"));
-            }
             let mut trigger = trigger;
             if trigger.starts_own_run() {
                 // The trigger is the run's seq 1; its attempt is the run's.
@@ -352,8 +388,12 @@ impl Orchestrator {
                         r = &mut run => break r,
                         _ = beat.tick() => {
                             let st = self.record(cid, wf, RunStatus::InProgress, attempt, None);
-                            if let Err(e) = self.bus.put_run_state(&st).await {
-                                tracing::warn!("heartbeat: {e}");
+                            match self.bus.update_run(&st).await {
+                                Ok(true) => {}
+                                // Taken over after missed heartbeats (or finished by the
+                                // other attempt): only one of them records a terminal event.
+                                Ok(false) => tracing::warn!(attempt, "heartbeat refused: the run's record belongs to another attempt now"),
+                                Err(e) => tracing::warn!("heartbeat: {e}"),
                             }
                         }
                     }
