@@ -395,6 +395,61 @@ async fn corrupt_run_record_is_quarantined(backend: Backend) {
     );
 }
 
+/// The broker goes away for longer than the nack retries (1 s, 2 s) while runs are queued and
+/// in flight, then comes back (AOF, same storage): every run still ends, within the lease plus
+/// the stale-record window plus its run time of the broker's return, and only once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_longer_than_the_retries_strands_no_trigger() {
+    let set = set();
+    let Some(mut t) =
+        TestBus::restartable_with(Backend::Redis, "redis_outage", set.events().clone()).await
+    else {
+        return;
+    };
+    let running = Running::start(vec![orchestrator(t.bus.clone(), &set)]).await;
+    let mut want = Vec::new();
+    for i in 0..12 {
+        let trig = trigger(&format!("job {i}"));
+        want.push(trig.correlation_id);
+        t.bus.publish(&trig).await.unwrap();
+    }
+    assert!(t.kill_broker());
+    // The outage itself (not a wait for an event): longer than every retry delay together.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    t.start_broker().await;
+    let back = Instant::now();
+    // lease 1.5 s + stale_after 6 s + a run, with room for a loaded machine.
+    let limit = Duration::from_secs(45);
+    let mut open: Vec<Uuid> = want.clone();
+    while !open.is_empty() && back.elapsed() < limit {
+        let mut still = Vec::new();
+        for id in open {
+            match t.bus.get_run_state(id).await {
+                Ok(Some(st)) if st.status != RunStatus::InProgress => {}
+                _ => still.push(id),
+            }
+        }
+        open = still;
+        if !open.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let took = back.elapsed();
+    running.stop().await;
+    assert!(
+        open.is_empty(),
+        "{} of {} runs did not end within {limit:?} of the broker's return: {open:?}",
+        open.len(),
+        want.len()
+    );
+    for id in &want {
+        let st = t.bus.get_run_state(*id).await.unwrap().unwrap();
+        assert_eq!(st.status, RunStatus::Completed, "run {id}: {st:?}");
+        assert!(runs_of(*id) >= 1);
+    }
+    eprintln!("every run ended {took:?} after the broker came back");
+}
+
 macro_rules! runs_suite {
     ($($module:ident => $backend:expr),* $(,)?) => {$(
         mod $module {

@@ -267,6 +267,17 @@ impl Consumer {
         }
     }
 
+    /// Deliver again after `after` without counting a failed delivery: for work that could not
+    /// be done because the bus itself was away (a broker outage must not use up the retries
+    /// and dead-letter triggers that never had a chance).
+    pub fn postpone(&mut self, delivery: &Delivery, after: Duration) -> Result<(), BusError> {
+        let Some(f) = self.inflight.get_mut(&delivery.position) else {
+            return Err(BusError::UnknownDelivery(delivery.position.to_string()));
+        };
+        f.due = Some(Instant::now() + after);
+        Ok(())
+    }
+
     /// Publish a DeadLettered envelope for `msg`, then ack `msg`.
     async fn dead_letter(
         &mut self,

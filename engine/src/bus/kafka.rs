@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -41,8 +40,8 @@ const COMMIT_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Kafka {
     servers: String,
     cfg: BusConfig,
-    producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer<LogCtx>,
+    admin: AdminClient<LogCtx>,
     created: Mutex<HashSet<String>>,
     runs: tokio::sync::Mutex<Option<RunsView>>,
 }
@@ -131,11 +130,11 @@ impl Kafka {
         for (k, v) in &cfg.kafka {
             pc.set(k, v);
         }
-        let producer: FutureProducer = pc
-            .create()
+        let producer: FutureProducer<LogCtx> = pc
+            .create_with_context(LogCtx)
             .map_err(|e| BusError::Config(format!("kafka producer settings: {e}")))?;
-        let admin: AdminClient<DefaultClientContext> = base_config(cfg, servers)
-            .create()
+        let admin: AdminClient<LogCtx> = base_config(cfg, servers)
+            .create_with_context(LogCtx)
             .map_err(|e| BusError::Config(format!("kafka admin settings: {e}")))?;
         let bus = Kafka {
             servers: servers.to_string(),
@@ -597,8 +596,8 @@ impl Transport for Kafka {
             let work = tokio::task::spawn_blocking(move || -> Result<u64, BusError> {
                 // A group-less look at the group's committed offsets: this consumer never
                 // subscribes, so it does not join (or disturb) the group.
-                let consumer: BaseConsumer = config
-                    .create()
+                let consumer: BaseConsumer<LogCtx> = config
+                    .create_with_context(LogCtx)
                     .map_err(|e| BusError::Config(format!("kafka consumer settings: {e}")))?;
                 let committed = consumer
                     .committed_offsets(tpl, timeout)
@@ -758,7 +757,31 @@ struct GroupCtx {
     assigned: watch::Sender<usize>,
 }
 
-impl ClientContext for GroupCtx {}
+impl ClientContext for GroupCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        LogCtx.log(level, fac, message)
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        LogCtx.error(error, reason)
+    }
+}
+
+/// librdkafka's own log lines and error callbacks go to `tracing` at debug level: they repeat
+/// (one per retry and broker thread) what the typed [`BusError`] of the failing call says once,
+/// and they must not reach a user's terminal raw (`RUST_LOG=rdkafka=debug` shows them).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LogCtx;
+
+impl ClientContext for LogCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::debug!(target: "rdkafka", ?level, facility = fac, "{message}");
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "rdkafka", "{error}: {reason}");
+    }
+}
+
+impl ConsumerContext for LogCtx {}
 
 impl ConsumerContext for GroupCtx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -964,7 +987,7 @@ fn observer_thread(
     started: oneshot::Sender<Result<(), BusError>>,
     backlog: Arc<AtomicUsize>,
 ) {
-    let consumer: BaseConsumer = match config.create() {
+    let consumer: BaseConsumer<LogCtx> = match config.create_with_context(LogCtx) {
         Ok(c) => c,
         Err(e) => {
             let _ = started.send(Err(BusError::Config(format!(

@@ -24,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+/// How soon a run postponed by a broker outage is tried again.
+const OUTAGE_RETRY: Duration = Duration::from_secs(1);
+
 /// Settings of an orchestrator.
 #[derive(Debug, Clone)]
 pub struct OrchestratorOptions {
@@ -278,6 +281,15 @@ impl Orchestrator {
         unacked: &mut Vec<Delivery>,
     ) {
         match outcome {
+            Outcome::Retry(reason) if self.bus.health().await.is_err() => {
+                // The broker is away: try again once it may be back, without counting this
+                // towards the dead-letter limit (docs/bus.md "Broker outages").
+                stats.retried += 1;
+                tracing::warn!(correlation_id = %delivery.envelope.correlation_id, "bus unreachable, run postponed: {reason}");
+                if let Err(e) = consumer.postpone(&delivery, OUTAGE_RETRY) {
+                    tracing::warn!(position = %delivery.position, "settling a delivery: {e}")
+                }
+            }
             Outcome::Retry(reason) => {
                 stats.retried += 1;
                 match consumer.nack(&delivery, reason).await {
