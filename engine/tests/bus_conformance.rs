@@ -525,6 +525,52 @@ async fn observe_beyond_one_batch(backend: Backend) {
     }
 }
 
+/// A connection opened before the broker restarted keeps publishing after it (Kafka: the
+/// idempotent producer may come back fenced and is then rebuilt): a service does not need a
+/// restart of its own after the broker's.
+async fn publishes_through_a_broker_restart(backend: Backend) {
+    let Some(mut t) = TestBus::restartable(backend, "publishes_through_a_broker_restart").await
+    else {
+        return;
+    };
+    let before = t.bus.clone();
+    before.publish(&prompt(Uuid::now_v7())).await.unwrap();
+    t.restart().await;
+    let env = prompt(Uuid::now_v7());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut failures = Vec::new();
+    loop {
+        match before.publish(&env).await {
+            Ok(_) => break,
+            Err(e) => {
+                failures.push(e.to_string());
+                assert!(
+                    Instant::now() < deadline,
+                    "the old connection never published again: {failures:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+    let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
+    let mut obs = t
+        .bus
+        .observe(&topics, ObserveFrom::Beginning)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + LONG;
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        if let Some(o) = obs.next(Duration::from_secs(1)).await.unwrap() {
+            seen = o.envelope.event_id == env.event_id;
+        }
+    }
+    assert!(
+        seen,
+        "the message published after the restart is not on the topic"
+    );
+}
+
 macro_rules! conformance {
     ($($module:ident => $backend:expr),* $(,)?) => {$(
         mod $module {
@@ -553,6 +599,8 @@ macro_rules! conformance {
             async fn observe_from_position() { super::observe_from_position($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn observe_beyond_one_batch() { super::observe_beyond_one_batch($backend).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn publishes_through_a_broker_restart() { super::publishes_through_a_broker_restart($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn survives_broker_restart() { super::survives_broker_restart($backend).await }
         }

@@ -40,7 +40,10 @@ const COMMIT_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Kafka {
     servers: String,
     cfg: BusConfig,
-    producer: FutureProducer<LogCtx>,
+    /// Replaced after a fatal error (e.g. the idempotent producer fenced after a broker
+    /// restart): such a producer never sends again.
+    producer: Mutex<(u64, FutureProducer<LogCtx>)>,
+    producer_config: ClientConfig,
     admin: AdminClient<LogCtx>,
     created: Mutex<HashSet<String>>,
     runs: tokio::sync::Mutex<Option<RunsView>>,
@@ -139,7 +142,8 @@ impl Kafka {
         let bus = Kafka {
             servers: servers.to_string(),
             cfg: cfg.clone(),
-            producer,
+            producer: Mutex::new((0, producer)),
+            producer_config: pc,
             admin,
             created: Mutex::new(HashSet::new()),
             runs: tokio::sync::Mutex::new(None),
@@ -148,8 +152,47 @@ impl Kafka {
         Ok(bus)
     }
 
+    fn producer(&self) -> FutureProducer<LogCtx> {
+        self.producer_gen().1
+    }
+
+    /// The producer and its generation (bumped whenever it is replaced).
+    fn producer_gen(&self) -> (u64, FutureProducer<LogCtx>) {
+        self.producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// After a fatal producer error (ProducerFenced, an idempotence sequence lost when the
+    /// broker restarted without its producer state, …) librdkafka refuses every further send on
+    /// that producer: build a new one, so that the caller's retry (a nack, the next publish)
+    /// goes through. Non-fatal errors keep the producer.
+    fn renew_if_fatal(&self, (generation, failed): &(u64, FutureProducer<LogCtx>), e: &KafkaError) {
+        let fatal = failed.client().fatal_error().is_some()
+            || e.rdkafka_error_code() == Some(RDKafkaErrorCode::ProducerFenced)
+            || e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal);
+        if !fatal {
+            return;
+        }
+        match self
+            .producer_config
+            .create_with_context::<LogCtx, FutureProducer<LogCtx>>(LogCtx)
+        {
+            Ok(fresh) => {
+                let mut slot = self.producer.lock().unwrap_or_else(|p| p.into_inner());
+                // Only the producer that failed is replaced (a concurrent send may have done so).
+                if slot.0 == *generation {
+                    tracing::warn!(error = %e, "kafka bus: producer failed fatally; replaced by a new one");
+                    *slot = (generation + 1, fresh);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "kafka bus: cannot rebuild the producer"),
+        }
+    }
+
     async fn probe(&self) -> Result<(), BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let timeout = self.cfg.timeout();
         tokio::task::spawn_blocking(move || {
             client
@@ -260,7 +303,7 @@ impl Kafka {
             }
         }
         // Wait until the metadata shows every partition, so producers and assignments see them.
-        let client = self.producer.clone();
+        let client = self.producer();
         let (ts, timeout) = (missing.clone(), self.cfg.timeout());
         tokio::task::spawn_blocking(move || -> Result<(), String> {
             let deadline = Instant::now() + timeout;
@@ -297,7 +340,7 @@ impl Kafka {
 
     /// Partitions of each topic, in one blocking task.
     async fn all_partitions(&self, topics: &[String]) -> Result<Vec<Vec<i32>>, BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (ts, timeout, servers) = (topics.to_vec(), self.cfg.timeout(), self.servers.clone());
         tokio::task::spawn_blocking(move || {
             ts.iter()
@@ -320,7 +363,7 @@ impl Kafka {
 
     /// Partitions of a topic.
     async fn partitions(&self, topic: &str) -> Result<Vec<i32>, BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (t, timeout) = (topic.to_string(), self.cfg.timeout());
         let servers = self.servers.clone();
         tokio::task::spawn_blocking(move || {
@@ -339,7 +382,7 @@ impl Kafka {
     }
 
     async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (t, timeout, servers) = (topic.to_string(), self.cfg.timeout(), self.servers.clone());
         tokio::task::spawn_blocking(move || {
             client
@@ -474,13 +517,17 @@ impl Transport for Kafka {
             // bus.timeout_ms. A message timed out here may still be delivered later: the caller
             // sees a failure and may publish again (at-least-once, consumers de-duplicate).
             let limit = self.cfg.timeout();
-            match tokio::time::timeout(limit, self.producer.send(record, limit)).await {
+            let producer = self.producer_gen();
+            match tokio::time::timeout(limit, producer.1.send(record, limit)).await {
                 Ok(Ok(d)) => Ok(Position {
                     topic: topic.to_string(),
                     partition: d.partition,
                     offset: Offset::Index(d.offset),
                 }),
-                Ok(Err((e, _))) => Err(kerr(&self.servers, &format!("publish to {topic}"), e)),
+                Ok(Err((e, _))) => {
+                    self.renew_if_fatal(&producer, &e);
+                    Err(kerr(&self.servers, &format!("publish to {topic}"), e))
+                }
                 Err(_) => Err(BusError::Timeout {
                     backend: NAME,
                     operation: format!("publish to {topic} on {}", self.servers),
