@@ -149,7 +149,10 @@ impl Running {
     async fn stop(self) {
         self.stop.cancel();
         for t in self.tasks {
-            t.await.unwrap();
+            tokio::time::timeout(Duration::from_secs(60), t)
+                .await
+                .expect("an orchestrator did not stop within 60 s of its shutdown")
+                .unwrap();
         }
     }
 }

@@ -210,9 +210,15 @@ impl Orchestrator {
             if !unacked.is_empty() {
                 let mut still = Vec::new();
                 for d in unacked.drain(..) {
-                    if let Err(e) = consumer.ack(&d).await {
-                        tracing::debug!(position = %d.position, "ack again: {e}");
-                        still.push(d);
+                    match consumer.ack(&d).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_unreachable() => {
+                            tracing::debug!(position = %d.position, "ack again: {e}");
+                            still.push(d);
+                        }
+                        // Not the broker's absence: acking again cannot help; the message
+                        // goes back to the group and its redelivery finds the run finished.
+                        Err(e) => tracing::warn!(position = %d.position, "giving up an ack: {e}"),
                     }
                 }
                 unacked = still;
@@ -221,7 +227,8 @@ impl Orchestrator {
                 tracing::info!(in_flight, "shutting down: finishing runs in flight");
                 stopping = true;
             }
-            if stopping && in_flight == 0 && unacked.is_empty() {
+            // Acks still refused when stopping are left to redelivery (the run is recorded).
+            if stopping && in_flight == 0 {
                 break;
             }
             if let Some(idle) = self.opts.exit_when_idle
@@ -313,7 +320,7 @@ impl Orchestrator {
                 }
                 if let Err(e) = consumer.ack(&delivery).await {
                     tracing::warn!(position = %delivery.position, "acknowledging a delivery (will try again): {e}");
-                    if !matches!(e, BusError::UnknownDelivery(_)) {
+                    if e.is_unreachable() {
                         unacked.push(delivery);
                     }
                 }
