@@ -490,6 +490,87 @@ async fn observe_from_position(backend: Backend) {
     );
 }
 
+/// More events than one read batch, on one of several observed topics (the others stay
+/// empty): an observer from the beginning and a live one see every event.
+async fn observe_beyond_one_batch(backend: Backend) {
+    let Some(t) = TestBus::new(backend, "observe_beyond_one_batch").await else {
+        return;
+    };
+    let topics = vec![
+        t.bus.topic("GenerationProgress").unwrap(),
+        t.bus.topic("PipelineCompleted").unwrap(),
+        t.bus.topic("ParsingStarted").unwrap(),
+    ];
+    let mut live = t.bus.observe(&topics, ObserveFrom::End).await.unwrap();
+    let run = Uuid::now_v7();
+    let n = 600u64;
+    for seq in 1..=n {
+        t.bus.publish(&progress(run, seq, 1)).await.unwrap();
+    }
+    let mut from_start = t
+        .bus
+        .observe(&topics, ObserveFrom::Beginning)
+        .await
+        .unwrap();
+    for (name, obs) in [("live", &mut live), ("from the beginning", &mut from_start)] {
+        let mut seen = 0u64;
+        let deadline = Instant::now() + LONG;
+        while seen < n && Instant::now() < deadline {
+            if let Some(o) = obs.next(Duration::from_secs(1)).await.unwrap() {
+                seen += 1;
+                assert_eq!(o.envelope.seq, seen, "{name}: out of order");
+            }
+        }
+        assert_eq!(seen, n, "{name} observer stopped early");
+    }
+}
+
+/// A connection opened before the broker restarted keeps publishing after it (Kafka: the
+/// idempotent producer may come back fenced and is then rebuilt): a service does not need a
+/// restart of its own after the broker's.
+async fn publishes_through_a_broker_restart(backend: Backend) {
+    let Some(mut t) = TestBus::restartable(backend, "publishes_through_a_broker_restart").await
+    else {
+        return;
+    };
+    let before = t.bus.clone();
+    before.publish(&prompt(Uuid::now_v7())).await.unwrap();
+    t.restart().await;
+    let env = prompt(Uuid::now_v7());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut failures = Vec::new();
+    loop {
+        match before.publish(&env).await {
+            Ok(_) => break,
+            Err(e) => {
+                failures.push(e.to_string());
+                assert!(
+                    Instant::now() < deadline,
+                    "the old connection never published again: {failures:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+    let topics = vec![t.bus.topic("PromptSubmitted").unwrap()];
+    let mut obs = t
+        .bus
+        .observe(&topics, ObserveFrom::Beginning)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + LONG;
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        if let Some(o) = obs.next(Duration::from_secs(1)).await.unwrap() {
+            seen = o.envelope.event_id == env.event_id;
+        }
+    }
+    assert!(
+        seen,
+        "the message published after the restart is not on the topic"
+    );
+}
+
 macro_rules! conformance {
     ($($module:ident => $backend:expr),* $(,)?) => {$(
         mod $module {
@@ -516,6 +597,10 @@ macro_rules! conformance {
             async fn run_state_round_trip() { super::run_state_round_trip($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn observe_from_position() { super::observe_from_position($backend).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn observe_beyond_one_batch() { super::observe_beyond_one_batch($backend).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn publishes_through_a_broker_restart() { super::publishes_through_a_broker_restart($backend).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn survives_broker_restart() { super::survives_broker_restart($backend).await }
         }

@@ -87,14 +87,26 @@ async fn invalid_envelope_is_refused_on_publish_unless_disabled() {
         bus.publish(&unknown).await,
         Err(BusError::Invalid { .. })
     ));
-    // Publish-side validation off: the message goes out, and the consumer dead-letters it.
+    let mut seq0 = prompt(Uuid::now_v7());
+    seq0.seq = 0;
+    let mut bad_time = prompt(Uuid::now_v7());
+    bad_time.timestamp = "yesterday-ish".into();
+    for (e, pointer) in [(&seq0, "/seq"), (&bad_time, "/timestamp")] {
+        match bus.publish(e).await {
+            Err(BusError::Invalid { detail, .. }) => assert!(detail.contains(pointer), "{detail}"),
+            other => panic!("expected Invalid at {pointer}, got {other:?}"),
+        }
+    }
+    // Publish-side validation off: the messages go out, and the consumer dead-letters them.
     cfg.validate_on_publish = false;
     let bus = connect(&cfg, Role::Cli, events()).await.unwrap();
-    bus.publish(&env).await.unwrap();
+    for e in [&env, &seq0, &bad_time] {
+        bus.publish(e).await.unwrap();
+    }
     let topics = vec![bus.topic("PromptSubmitted").unwrap()];
     let mut c = bus.subscribe("g", &topics).await.unwrap();
     assert!(c.next(Duration::from_millis(500)).await.unwrap().is_none());
-    assert_eq!(c.dead_lettered(), 1);
+    assert_eq!(c.dead_lettered(), 3);
 }
 
 #[tokio::test]

@@ -43,6 +43,8 @@ pub struct Consumer {
     member: String,
     inflight: HashMap<Position, Inflight>,
     dead_lettered: u64,
+    /// Messages to dead-letter whose dead letter the broker refused (it was unreachable).
+    undead: std::collections::VecDeque<(RawMessage, Failure, u32)>,
 }
 
 impl Consumer {
@@ -63,6 +65,7 @@ impl Consumer {
             member,
             inflight: HashMap::new(),
             dead_lettered: 0,
+            undead: Default::default(),
         }
     }
 
@@ -100,6 +103,11 @@ impl Consumer {
     /// message assigned to this member unseen until its lease expires. Await it to the end.
     pub async fn next(&mut self, wait: Duration) -> Result<Option<Delivery>, BusError> {
         let deadline = Instant::now() + wait;
+        // Dead letters the broker refused earlier go first (until they go, their messages
+        // stay held by this member and nobody else would ever take them).
+        while let Some((msg, failure, attempts)) = self.undead.pop_front() {
+            self.dead_letter_or_keep(msg, failure, attempts).await?;
+        }
         loop {
             let now = Instant::now();
             // A nacked message whose wait is over comes first.
@@ -144,7 +152,7 @@ impl Consumer {
                 Ok(env) => env,
                 Err(failure) => {
                     let attempts = msg.deliveries.max(1);
-                    self.dead_letter(&msg, &failure, attempts, None).await?;
+                    self.dead_letter_or_keep(msg, failure, attempts).await?;
                     continue;
                 }
             };
@@ -155,8 +163,8 @@ impl Consumer {
                     "delivered {} times without being acknowledged (members died while handling it)",
                     msg.deliveries
                 ));
-                self.dead_letter(&msg, &failure, msg.deliveries, None)
-                    .await?;
+                let attempts = msg.deliveries;
+                self.dead_letter_or_keep(msg, failure, attempts).await?;
                 continue;
             }
             let delivery = Delivery {
@@ -180,11 +188,16 @@ impl Consumer {
     }
 
     /// The event was handled: the group will not deliver it again.
+    ///
+    /// When the back end cannot be reached the delivery stays held (acking it again later is
+    /// the way out; until then the member keeps its lease on it).
     pub async fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        if self.inflight.remove(&delivery.position).is_none() {
+        if !self.inflight.contains_key(&delivery.position) {
             return Err(BusError::UnknownDelivery(delivery.position.to_string()));
         }
-        self.raw()?.ack(&delivery.position).await
+        self.raw()?.ack(&delivery.position).await?;
+        self.inflight.remove(&delivery.position);
+        Ok(())
     }
 
     /// Handling failed (an infrastructure error, not a failed gate): redeliver after the next
@@ -202,22 +215,67 @@ impl Consumer {
         f.failures += 1;
         f.first_failed_at.get_or_insert_with(|| now.clone());
         let attempts = f.raw.deliveries.max(f.failures);
-        if attempts >= max {
-            let Some(f) = self.inflight.remove(&delivery.position) else {
-                return Err(BusError::UnknownDelivery(delivery.position.to_string()));
-            };
-            let failure = Failure::Handler(reason.to_string());
-            self.dead_letter(&f.raw, &failure, attempts, f.first_failed_at)
-                .await?;
-            return Ok(NackOutcome::DeadLettered { attempts });
-        }
         let idx = (attempts as usize).saturating_sub(1);
-        let after = Duration::from_millis(self.cfg.retry_delays_ms.get(idx).copied().unwrap_or(0));
+        let delays = &self.cfg.retry_delays_ms;
+        let after =
+            Duration::from_millis(delays.get(idx).or(delays.last()).copied().unwrap_or(1000));
+        if attempts >= max {
+            let (raw, first) = (f.raw.clone(), f.first_failed_at.clone());
+            let failure = Failure::Handler(reason.to_string());
+            match self.dead_letter(&raw, &failure, attempts, first).await {
+                Ok(()) => {
+                    self.inflight.remove(&delivery.position);
+                    return Ok(NackOutcome::DeadLettered { attempts });
+                }
+                Err(e) => {
+                    // The broker is away (the failures were probably its absence too): the
+                    // message must neither be lost nor sit held forever. Deliver it again
+                    // after the last wait; once the broker is back it runs or, failing
+                    // again, is dead-lettered.
+                    tracing::warn!(position = %delivery.position, error = %e, "dead-lettering failed; delivering again in {after:?}");
+                    if let Some(f) = self.inflight.get_mut(&delivery.position) {
+                        f.due = Some(Instant::now() + after);
+                    }
+                    return Ok(NackOutcome::Retry {
+                        after,
+                        attempt: attempts + 1,
+                    });
+                }
+            }
+        }
         f.due = Some(Instant::now() + after);
         Ok(NackOutcome::Retry {
             after,
             attempt: attempts + 1,
         })
+    }
+
+    /// Dead-letter `msg`; when the broker cannot take it now, keep it for the next call of
+    /// [`Consumer::next`] and return that error.
+    async fn dead_letter_or_keep(
+        &mut self,
+        msg: RawMessage,
+        failure: Failure,
+        attempts: u32,
+    ) -> Result<(), BusError> {
+        match self.dead_letter(&msg, &failure, attempts, None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.undead.push_back((msg, failure, attempts));
+                Err(e)
+            }
+        }
+    }
+
+    /// Deliver again after `after` without counting a failed delivery: for work that could not
+    /// be done because the bus itself was away (a broker outage must not use up the retries
+    /// and dead-letter triggers that never had a chance).
+    pub fn postpone(&mut self, delivery: &Delivery, after: Duration) -> Result<(), BusError> {
+        let Some(f) = self.inflight.get_mut(&delivery.position) else {
+            return Err(BusError::UnknownDelivery(delivery.position.to_string()));
+        };
+        f.due = Some(Instant::now() + after);
+        Ok(())
     }
 
     /// Publish a DeadLettered envelope for `msg`, then ack `msg`.

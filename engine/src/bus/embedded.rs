@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::{
     BoxFuture, BusConfig, BusError, ObserveFrom, Offset, Position, RawGroup, RawMessage,
-    RawObserver, RunState, Transport,
+    RawObserver, Transport,
 };
 use crate::events::Envelope;
 
@@ -334,41 +334,53 @@ impl Transport for Embedded {
                 };
                 cursors.insert(t.clone(), start);
             }
+            let scanned = cursors.values().copied().min().unwrap_or(0);
             Ok(Box::new(EmbeddedObserver {
                 conn,
                 notify: self.notify.clone(),
                 cursors,
+                scanned,
                 buffer: Default::default(),
             }) as Box<dyn RawObserver>)
         })
     }
 
-    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
+    fn get_run_record<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<Vec<u8>>, BusError>> {
+        Box::pin(
+            async move { with_conn(&self.conn, "get run state", move |c| read_run(c, id)).await },
+        )
+    }
+
+    fn put_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let text: Option<String> = with_conn(&self.conn, "get run state", move |c| {
-                c.query_row(
-                    "SELECT state FROM runs WHERE correlation_id = ?1",
-                    params![id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()
+            with_conn(&self.conn, "put run state", move |c| {
+                write_run(c, id, value)
             })
-            .await?;
-            text.map(|t| RunState::from_json(t.as_bytes(), id))
-                .transpose()
+            .await
         })
     }
 
-    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
+    fn swap_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
         Box::pin(async move {
-            let text = state.to_json()?;
-            let id = state.correlation_id.to_string();
-            with_conn(&self.conn, "put run state", move |c| {
-                c.execute(
-                    "INSERT OR REPLACE INTO runs (correlation_id, state) VALUES (?1, ?2)",
-                    params![id, text],
-                )
-                .map(|_| ())
+            with_conn(&self.conn, "claim run state", move |c| {
+                // IMMEDIATE: the write lock is taken before the read, so no other process
+                // (or connection) can write the record between the compare and the set.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if read_run(&tx, id)? != expected {
+                    return Ok(false);
+                }
+                write_run(&tx, id, value)?;
+                tx.commit()?;
+                Ok(true)
             })
             .await
         })
@@ -409,6 +421,33 @@ impl Transport for Embedded {
             .map_err(|e| unreachable(&self.path, e))
         })
     }
+}
+
+/// A run-state row's bytes (TEXT as written by onex; any other storage class as stored).
+fn read_run(c: &Connection, id: Uuid) -> rusqlite::Result<Option<Vec<u8>>> {
+    c.query_row(
+        "SELECT state FROM runs WHERE correlation_id = ?1",
+        params![id.to_string()],
+        |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                    b.to_vec()
+                }
+                other => format!("{other:?}").into_bytes(),
+            })
+        },
+    )
+    .optional()
+}
+
+fn write_run(c: &Connection, id: Uuid, value: Vec<u8>) -> rusqlite::Result<()> {
+    let text = String::from_utf8(value)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    c.execute(
+        "INSERT OR REPLACE INTO runs (correlation_id, state) VALUES (?1, ?2)",
+        params![id.to_string(), text],
+    )
+    .map(|_| ())
 }
 
 struct EmbeddedGroup {
@@ -609,7 +648,11 @@ impl RawGroup for EmbeddedGroup {
 struct EmbeddedObserver {
     conn: Conn,
     notify: Arc<Notify>,
+    /// Per topic, the last id handed out (or the position before the start).
     cursors: HashMap<String, i64>,
+    /// The log is one sequence of ids across topics: every id up to here has been looked at.
+    /// Without it a topic that gets no messages would hold the scan at its start forever.
+    scanned: i64,
     buffer: std::collections::VecDeque<RawMessage>,
 }
 
@@ -628,9 +671,8 @@ impl RawObserver for EmbeddedObserver {
                     return Ok(Some(m));
                 }
                 let notified = self.notify.notified();
-                let cursors = self.cursors.clone();
-                let got = with_conn(&self.conn, "observe", move |c| {
-                    let from = cursors.values().copied().min().unwrap_or(0);
+                let (cursors, from) = (self.cursors.clone(), self.scanned);
+                let (got, scanned) = with_conn(&self.conn, "observe", move |c| {
                     let topics: Vec<&String> = cursors.keys().collect();
                     let list = serde_json::to_string(&topics).unwrap_or_else(|_| "[]".into());
                     let mut q = c.prepare_cached(
@@ -647,16 +689,23 @@ impl RawObserver for EmbeddedObserver {
                         ))
                     })?;
                     let mut out = Vec::new();
+                    let mut scanned = from;
                     for row in rows {
                         let (id, topic, key, value) = row?;
+                        scanned = scanned.max(id);
+                        // A topic started from a later position skips what precedes it.
                         if cursors.get(&topic).is_some_and(|c| id > *c) {
                             out.push(row_message(topic, id, key, value, 0));
                         }
                     }
-                    Ok(out)
+                    Ok((out, scanned))
                 })
                 .await?;
-                if !got.is_empty() {
+                let moved = scanned > self.scanned;
+                self.scanned = scanned;
+                if moved {
+                    // Rows were read (possibly all before their topic's start): look further
+                    // at once.
                     self.buffer.extend(got);
                     continue;
                 }

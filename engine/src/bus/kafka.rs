@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -41,8 +40,11 @@ const COMMIT_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Kafka {
     servers: String,
     cfg: BusConfig,
-    producer: FutureProducer,
-    admin: AdminClient<DefaultClientContext>,
+    /// Replaced after a fatal error (e.g. the idempotent producer fenced after a broker
+    /// restart): such a producer never sends again.
+    producer: Mutex<(u64, FutureProducer<LogCtx>)>,
+    producer_config: ClientConfig,
+    admin: AdminClient<LogCtx>,
     created: Mutex<HashSet<String>>,
     runs: tokio::sync::Mutex<Option<RunsView>>,
 }
@@ -131,16 +133,17 @@ impl Kafka {
         for (k, v) in &cfg.kafka {
             pc.set(k, v);
         }
-        let producer: FutureProducer = pc
-            .create()
+        let producer: FutureProducer<LogCtx> = pc
+            .create_with_context(LogCtx)
             .map_err(|e| BusError::Config(format!("kafka producer settings: {e}")))?;
-        let admin: AdminClient<DefaultClientContext> = base_config(cfg, servers)
-            .create()
+        let admin: AdminClient<LogCtx> = base_config(cfg, servers)
+            .create_with_context(LogCtx)
             .map_err(|e| BusError::Config(format!("kafka admin settings: {e}")))?;
         let bus = Kafka {
             servers: servers.to_string(),
             cfg: cfg.clone(),
-            producer,
+            producer: Mutex::new((0, producer)),
+            producer_config: pc,
             admin,
             created: Mutex::new(HashSet::new()),
             runs: tokio::sync::Mutex::new(None),
@@ -149,8 +152,47 @@ impl Kafka {
         Ok(bus)
     }
 
+    fn producer(&self) -> FutureProducer<LogCtx> {
+        self.producer_gen().1
+    }
+
+    /// The producer and its generation (bumped whenever it is replaced).
+    fn producer_gen(&self) -> (u64, FutureProducer<LogCtx>) {
+        self.producer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// After a fatal producer error (ProducerFenced, an idempotence sequence lost when the
+    /// broker restarted without its producer state, …) librdkafka refuses every further send on
+    /// that producer: build a new one, so that the caller's retry (a nack, the next publish)
+    /// goes through. Non-fatal errors keep the producer.
+    fn renew_if_fatal(&self, (generation, failed): &(u64, FutureProducer<LogCtx>), e: &KafkaError) {
+        let fatal = failed.client().fatal_error().is_some()
+            || e.rdkafka_error_code() == Some(RDKafkaErrorCode::ProducerFenced)
+            || e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal);
+        if !fatal {
+            return;
+        }
+        match self
+            .producer_config
+            .create_with_context::<LogCtx, FutureProducer<LogCtx>>(LogCtx)
+        {
+            Ok(fresh) => {
+                let mut slot = self.producer.lock().unwrap_or_else(|p| p.into_inner());
+                // Only the producer that failed is replaced (a concurrent send may have done so).
+                if slot.0 == *generation {
+                    tracing::warn!(error = %e, "kafka bus: producer failed fatally; replaced by a new one");
+                    *slot = (generation + 1, fresh);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "kafka bus: cannot rebuild the producer"),
+        }
+    }
+
     async fn probe(&self) -> Result<(), BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let timeout = self.cfg.timeout();
         tokio::task::spawn_blocking(move || {
             client
@@ -162,6 +204,50 @@ impl Kafka {
         .map_err(|e| unreachable(&self.servers, e))?
         .map_err(|e| unreachable(&self.servers, format!("metadata: {e}")))?;
         Ok(())
+    }
+
+    /// The run-state view, read up to the high watermark of every partition as of now
+    /// (read-your-writes).
+    async fn caught_up<'v>(
+        &self,
+        view: &'v mut Option<RunsView>,
+    ) -> Result<&'v mut RunsView, BusError> {
+        let topic = validate::runs_topic(&self.cfg.topic_prefix);
+        if view.is_none() {
+            let reader = self
+                .reader(std::slice::from_ref(&topic), &ObserveFrom::Beginning)
+                .await?;
+            *view = Some(RunsView {
+                reader,
+                states: HashMap::new(),
+                next: BTreeMap::new(),
+            });
+        }
+        let Some(v) = view.as_mut() else {
+            return Err(BusError::broker(NAME, "run state", "view missing"));
+        };
+        let mut highs = BTreeMap::new();
+        for p in self.partitions(&topic).await? {
+            highs.insert(p, self.watermarks(&topic, p).await?.1);
+        }
+        let deadline = Instant::now() + self.cfg.timeout();
+        while highs
+            .iter()
+            .any(|(p, h)| v.next.get(p).copied().unwrap_or(0) < *h)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BusError::Timeout {
+                    backend: NAME,
+                    operation: format!("reading {topic}"),
+                    millis: self.cfg.timeout().as_millis(),
+                });
+            }
+            if let Some(m) = v.reader.next(left.min(Duration::from_millis(200))).await? {
+                v.apply(m);
+            }
+        }
+        Ok(v)
     }
 
     /// Create missing topics with the declared partitions (the runs topic compacted).
@@ -217,7 +303,7 @@ impl Kafka {
             }
         }
         // Wait until the metadata shows every partition, so producers and assignments see them.
-        let client = self.producer.clone();
+        let client = self.producer();
         let (ts, timeout) = (missing.clone(), self.cfg.timeout());
         tokio::task::spawn_blocking(move || -> Result<(), String> {
             let deadline = Instant::now() + timeout;
@@ -254,7 +340,7 @@ impl Kafka {
 
     /// Partitions of each topic, in one blocking task.
     async fn all_partitions(&self, topics: &[String]) -> Result<Vec<Vec<i32>>, BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (ts, timeout, servers) = (topics.to_vec(), self.cfg.timeout(), self.servers.clone());
         tokio::task::spawn_blocking(move || {
             ts.iter()
@@ -277,7 +363,7 @@ impl Kafka {
 
     /// Partitions of a topic.
     async fn partitions(&self, topic: &str) -> Result<Vec<i32>, BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (t, timeout) = (topic.to_string(), self.cfg.timeout());
         let servers = self.servers.clone();
         tokio::task::spawn_blocking(move || {
@@ -296,7 +382,7 @@ impl Kafka {
     }
 
     async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), BusError> {
-        let client = self.producer.clone();
+        let client = self.producer();
         let (t, timeout, servers) = (topic.to_string(), self.cfg.timeout(), self.servers.clone());
         tokio::task::spawn_blocking(move || {
             client
@@ -431,13 +517,17 @@ impl Transport for Kafka {
             // bus.timeout_ms. A message timed out here may still be delivered later: the caller
             // sees a failure and may publish again (at-least-once, consumers de-duplicate).
             let limit = self.cfg.timeout();
-            match tokio::time::timeout(limit, self.producer.send(record, limit)).await {
+            let producer = self.producer_gen();
+            match tokio::time::timeout(limit, producer.1.send(record, limit)).await {
                 Ok(Ok(d)) => Ok(Position {
                     topic: topic.to_string(),
                     partition: d.partition,
                     offset: Offset::Index(d.offset),
                 }),
-                Ok(Err((e, _))) => Err(kerr(&self.servers, &format!("publish to {topic}"), e)),
+                Ok(Err((e, _))) => {
+                    self.renew_if_fatal(&producer, &e);
+                    Err(kerr(&self.servers, &format!("publish to {topic}"), e))
+                }
                 Err(_) => Err(BusError::Timeout {
                     backend: NAME,
                     operation: format!("publish to {topic} on {}", self.servers),
@@ -492,56 +582,47 @@ impl Transport for Kafka {
         )
     }
 
-    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
+    fn get_run_record<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<Vec<u8>>, BusError>> {
         Box::pin(async move {
-            let topic = validate::runs_topic(&self.cfg.topic_prefix);
             let mut view = self.runs.lock().await;
-            if view.is_none() {
-                let reader = self
-                    .reader(std::slice::from_ref(&topic), &ObserveFrom::Beginning)
-                    .await?;
-                *view = Some(RunsView {
-                    reader,
-                    states: HashMap::new(),
-                    next: BTreeMap::new(),
-                });
-            }
-            let Some(v) = view.as_mut() else {
-                return Err(BusError::broker(NAME, "run state", "view missing"));
-            };
-            // Read up to the high watermark of every partition as of now: read-your-writes.
-            let mut highs = BTreeMap::new();
-            for p in self.partitions(&topic).await? {
-                highs.insert(p, self.watermarks(&topic, p).await?.1);
-            }
-            let deadline = Instant::now() + self.cfg.timeout();
-            while highs
-                .iter()
-                .any(|(p, h)| v.next.get(p).copied().unwrap_or(0) < *h)
-            {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(BusError::Timeout {
-                        backend: NAME,
-                        operation: format!("reading {topic}"),
-                        millis: self.cfg.timeout().as_millis(),
-                    });
-                }
-                if let Some(m) = v.reader.next(left.min(Duration::from_millis(200))).await? {
-                    v.apply(m);
-                }
-            }
+            let v = self.caught_up(&mut view).await?;
             Ok(v.states.get(&id).cloned())
         })
     }
 
-    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
+    fn put_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let value = state.to_json()?.into_bytes();
             let topic = validate::runs_topic(&self.cfg.topic_prefix);
-            self.send(&topic, &state.correlation_id.to_string(), &value, None)
+            self.send(&topic, &id.to_string(), &value, None)
                 .await
                 .map(|_| ())
+        })
+    }
+
+    fn swap_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        Box::pin(async move {
+            // Atomic among the writers of this process (the view's lock is held from the
+            // compare to the set). Across processes, one key's triggers reach one group member
+            // (the owner of its partition), so one run's record has one writer at a time
+            // (docs/bus.md "Run state").
+            let mut view = self.runs.lock().await;
+            let v = self.caught_up(&mut view).await?;
+            if v.states.get(&id) != expected.as_ref() {
+                return Ok(false);
+            }
+            let topic = validate::runs_topic(&self.cfg.topic_prefix);
+            self.send(&topic, &id.to_string(), &value, None).await?;
+            v.states.insert(id, value);
+            Ok(true)
         })
     }
 
@@ -562,8 +643,8 @@ impl Transport for Kafka {
             let work = tokio::task::spawn_blocking(move || -> Result<u64, BusError> {
                 // A group-less look at the group's committed offsets: this consumer never
                 // subscribes, so it does not join (or disturb) the group.
-                let consumer: BaseConsumer = config
-                    .create()
+                let consumer: BaseConsumer<LogCtx> = config
+                    .create_with_context(LogCtx)
                     .map_err(|e| BusError::Config(format!("kafka consumer settings: {e}")))?;
                 let committed = consumer
                     .committed_offsets(tpl, timeout)
@@ -601,10 +682,11 @@ impl Transport for Kafka {
     }
 }
 
-/// The run-state topic folded into a map (last write per correlation_id wins).
+/// The run-state topic folded into a map (last write per correlation_id wins), as bytes: a
+/// record that does not decode is the caller's to quarantine.
 struct RunsView {
     reader: KafkaObserver,
-    states: HashMap<Uuid, RunState>,
+    states: HashMap<Uuid, Vec<u8>>,
     /// Next offset to read per partition.
     next: BTreeMap<i32, i64>,
 }
@@ -614,12 +696,22 @@ impl RunsView {
         if let Offset::Index(o) = m.position.offset {
             self.next.insert(m.position.partition, o + 1);
         }
-        match RunState::from_json(&m.value, &m.position) {
-            Ok(s) => {
-                self.states.insert(s.correlation_id, s);
+        // The key is the correlation_id; without a usable key the record says whose it is.
+        let id = m
+            .key
+            .as_deref()
+            .and_then(|k| Uuid::parse_str(k).ok())
+            .or_else(|| {
+                RunState::from_json(&m.value, &m.position)
+                    .ok()
+                    .map(|s| s.correlation_id)
+            });
+        match id {
+            Some(id) => {
+                self.states.insert(id, m.value);
             }
-            Err(e) => {
-                tracing::warn!(position = %m.position, error = %e, "kafka bus: unreadable run state skipped")
+            None => {
+                tracing::warn!(position = %m.position, "kafka bus: run-state record with neither a correlation id key nor a readable body skipped")
             }
         }
     }
@@ -712,7 +804,31 @@ struct GroupCtx {
     assigned: watch::Sender<usize>,
 }
 
-impl ClientContext for GroupCtx {}
+impl ClientContext for GroupCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        LogCtx.log(level, fac, message)
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        LogCtx.error(error, reason)
+    }
+}
+
+/// librdkafka's own log lines and error callbacks go to `tracing` at debug level: they repeat
+/// (one per retry and broker thread) what the typed [`BusError`] of the failing call says once,
+/// and they must not reach a user's terminal raw (`RUST_LOG=rdkafka=debug` shows them).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LogCtx;
+
+impl ClientContext for LogCtx {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::debug!(target: "rdkafka", ?level, facility = fac, "{message}");
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "rdkafka", "{error}: {reason}");
+    }
+}
+
+impl ConsumerContext for LogCtx {}
 
 impl ConsumerContext for GroupCtx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -918,7 +1034,7 @@ fn observer_thread(
     started: oneshot::Sender<Result<(), BusError>>,
     backlog: Arc<AtomicUsize>,
 ) {
-    let consumer: BaseConsumer = match config.create() {
+    let consumer: BaseConsumer<LogCtx> = match config.create_with_context(LogCtx) {
         Ok(c) => c,
         Err(e) => {
             let _ = started.send(Err(BusError::Config(format!(

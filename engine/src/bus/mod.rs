@@ -176,6 +176,39 @@ fn one() -> u32 {
     1
 }
 
+/// What [`EventBus::claim_run`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The caller owns the run now; the record written (its attempt is the run's).
+    Won(RunState),
+    /// The run had finished: its record.
+    Finished(RunState),
+    /// Another live orchestrator runs it: its record.
+    Held(RunState),
+}
+
+/// True while `state` was refreshed less than `stale_after` ago (an unreadable time is stale).
+fn fresh(state: &RunState, stale_after: Duration) -> bool {
+    match state.updated_at.parse::<jiff::Timestamp>() {
+        Ok(t) => jiff::Timestamp::now().duration_since(t).unsigned_abs() < stale_after,
+        Err(_) => false,
+    }
+}
+
+/// Whether an update to `next` is allowed over the record `prev` ([`EventBus::update_run`]).
+fn update_allowed(prev: Option<&RunState>, next: &RunState) -> bool {
+    match (prev, next.status) {
+        (Some(p), _) if p.status != RunStatus::InProgress => false,
+        (Some(p), RunStatus::InProgress) => p.owner == next.owner && p.attempt == next.attempt,
+        (None, RunStatus::InProgress) => false,
+        _ => true,
+    }
+}
+
+/// Compare-and-set attempts before a claim or update gives up (each lost race means another
+/// writer made progress, so this is only reached under a storm of writers).
+const SWAP_TRIES: usize = 32;
+
 /// Result of [`EventBus::health`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
@@ -256,8 +289,26 @@ pub trait EventBus: Send + Sync {
         &'a self,
         correlation_id: Uuid,
     ) -> BoxFuture<'a, Result<Option<RunState>, BusError>>;
-    /// Write the run-state record (last write wins).
+    /// Write the run-state record (last write wins). For tools and tests; the orchestrator
+    /// goes through [`EventBus::claim_run`] and [`EventBus::update_run`].
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
+    /// Take the run `correlation_id` for `owner`, atomically (docs/bus.md "Run state"): no
+    /// record → attempt 1; a finished run → [`Claim::Finished`]; a run in progress whose owner
+    /// is another orchestrator that refreshed it within `stale_after` → [`Claim::Held`];
+    /// otherwise (its owner stopped heartbeating, or it is `owner`'s own record of an attempt
+    /// that no longer runs) → the next attempt. Of several concurrent claims exactly one wins.
+    /// A record that does not decode is quarantined (copied to the dlq topic) and replaced.
+    fn claim_run<'a>(
+        &'a self,
+        correlation_id: Uuid,
+        owner: &'a str,
+        workflow: Option<crate::events::WorkflowRef>,
+        stale_after: Duration,
+    ) -> BoxFuture<'a, Result<Claim, BusError>>;
+    /// Write `state` if the record still allows it, atomically: a heartbeat (in progress) only
+    /// while the record is the same owner's same attempt; a finished run only while the record
+    /// is not finished (the first terminal wins). False when refused.
+    fn update_run<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<bool, BusError>>;
     /// Probe the back end.
     fn health(&self) -> BoxFuture<'_, Result<Health, BusError>>;
     /// Consumer lag: messages on `topics` that group `group` has not acknowledged yet (not yet
@@ -303,8 +354,24 @@ pub(crate) trait Transport: Send + Sync + 'static {
         topics: &'a [String],
         from: &'a ObserveFrom,
     ) -> BoxFuture<'a, Result<Box<dyn RawObserver>, BusError>>;
-    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>>;
-    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>>;
+    /// The stored run-state record of `id` as bytes (decoded by [`Bus`]).
+    fn get_run_record<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<Vec<u8>>, BusError>>;
+    /// Write the record of `id` unconditionally.
+    fn put_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BusError>>;
+    /// Replace the record of `id` by `value` if it is still `expected` (byte for byte; `None`:
+    /// absent), atomically with respect to every other writer (Kafka: every writer of this
+    /// process; across processes the partition owner rule applies, docs/bus.md). True when
+    /// written.
+    fn swap_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<bool, BusError>>;
     fn health(&self) -> BoxFuture<'_, Result<(), BusError>>;
     /// See [`EventBus::lag`]; `group` is the back end's group id (prefix included).
     fn lag<'a>(
@@ -386,6 +453,91 @@ impl Bus {
             });
         }
         Ok(())
+    }
+}
+
+impl Bus {
+    fn record_origin(&self, id: Uuid) -> String {
+        format!(
+            "{id} in {} ({})",
+            validate::runs_topic(&self.cfg.topic_prefix),
+            self.transport.name()
+        )
+    }
+
+    fn encode_state(&self, state: &RunState) -> Result<Vec<u8>, BusError> {
+        let value = state.to_json()?.into_bytes();
+        self.check_size(&validate::runs_topic(&self.cfg.topic_prefix), value.len())?;
+        Ok(value)
+    }
+
+    fn swap_exhausted(&self, id: Uuid) -> BusError {
+        BusError::broker(
+            self.transport.name(),
+            format!("run state {id}"),
+            format!("the record changed under {SWAP_TRIES} consecutive updates"),
+        )
+    }
+
+    /// The record's bytes and, when they decode, the record. A record that does not decode is
+    /// quarantined: logged, copied to the dlq topic as a DeadLettered envelope, and treated as
+    /// absent (the caller's compare-and-set replaces exactly those bytes).
+    async fn read_record(&self, id: Uuid) -> Result<(Option<Vec<u8>>, Option<RunState>), BusError> {
+        let Some(raw) = self.transport.get_run_record(id).await? else {
+            return Ok((None, None));
+        };
+        match RunState::from_json(&raw, self.record_origin(id)) {
+            Ok(st) if st.correlation_id == id => Ok((Some(raw), Some(st))),
+            Ok(st) => {
+                let e = BusError::Decode {
+                    origin: format!("run state {}", self.record_origin(id)),
+                    detail: format!("the record is for another run ({})", st.correlation_id),
+                };
+                self.quarantine(id, &raw, &e).await?;
+                Ok((Some(raw), None))
+            }
+            Err(e) => {
+                self.quarantine(id, &raw, &e).await?;
+                Ok((Some(raw), None))
+            }
+        }
+    }
+
+    async fn quarantine(&self, id: Uuid, raw: &[u8], e: &BusError) -> Result<(), BusError> {
+        tracing::error!(correlation_id = %id, error = %e, "corrupt run-state record quarantined to the dlq topic and replaced");
+        let msg = RawMessage {
+            position: Position {
+                topic: validate::runs_topic(&self.cfg.topic_prefix),
+                partition: 0,
+                offset: Offset::Index(0),
+            },
+            key: Some(id.to_string()),
+            value: raw.to_vec(),
+            deliveries: 1,
+        };
+        let now = Envelope::now_timestamp();
+        let failure = validate::Failure::Decode(e.to_string());
+        let rec = validate::FailureRecord {
+            failure: &failure,
+            attempts: 1,
+            first_failed_at: now.clone(),
+            last_failed_at: now,
+        };
+        let env = validate::dead_letter(
+            &msg,
+            &rec,
+            self.role,
+            "run-state",
+            self.cfg.max_message_bytes,
+        );
+        let value = serde_json::to_vec(&env).map_err(|e| BusError::Decode {
+            origin: "dead letter".into(),
+            detail: e.to_string(),
+        })?;
+        self.transport
+            .send(&self.dlq_topic(), &id.to_string(), &value, Some(&env))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -495,14 +647,85 @@ impl EventBus for Bus {
         &'a self,
         correlation_id: Uuid,
     ) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
-        self.transport.get_run_state(correlation_id)
+        Box::pin(async move {
+            let raw = self.transport.get_run_record(correlation_id).await?;
+            raw.map(|r| RunState::from_json(&r, self.record_origin(correlation_id)))
+                .transpose()
+        })
     }
 
     fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let len = serde_json::to_vec(state).map(|v| v.len()).unwrap_or(0);
-            self.check_size(&validate::runs_topic(&self.cfg.topic_prefix), len)?;
-            self.transport.put_run_state(state).await
+            let value = self.encode_state(state)?;
+            self.transport
+                .put_run_record(state.correlation_id, value)
+                .await
+        })
+    }
+
+    fn claim_run<'a>(
+        &'a self,
+        correlation_id: Uuid,
+        owner: &'a str,
+        workflow: Option<crate::events::WorkflowRef>,
+        stale_after: Duration,
+    ) -> BoxFuture<'a, Result<Claim, BusError>> {
+        Box::pin(async move {
+            for _ in 0..SWAP_TRIES {
+                let (raw, prev) = self.read_record(correlation_id).await?;
+                let attempt = match &prev {
+                    Some(st) if st.status != RunStatus::InProgress => {
+                        return Ok(Claim::Finished(st.clone()));
+                    }
+                    Some(st) if st.owner.as_deref() != Some(owner) && fresh(st, stale_after) => {
+                        return Ok(Claim::Held(st.clone()));
+                    }
+                    Some(st) => st.attempt + 1,
+                    None => 1,
+                };
+                let mine = RunState {
+                    correlation_id,
+                    status: RunStatus::InProgress,
+                    terminal: None,
+                    attempt,
+                    owner: Some(owner.to_string()),
+                    updated_at: Envelope::now_timestamp(),
+                    // A takeover keeps the version the run started on.
+                    workflow: prev
+                        .as_ref()
+                        .and_then(|p| p.workflow.clone())
+                        .or_else(|| workflow.clone()),
+                };
+                let value = self.encode_state(&mine)?;
+                if self
+                    .transport
+                    .swap_run_record(correlation_id, raw, value)
+                    .await?
+                {
+                    return Ok(Claim::Won(mine));
+                }
+            }
+            Err(self.swap_exhausted(correlation_id))
+        })
+    }
+
+    fn update_run<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<bool, BusError>> {
+        Box::pin(async move {
+            let value = self.encode_state(state)?;
+            for _ in 0..SWAP_TRIES {
+                let (raw, prev) = self.read_record(state.correlation_id).await?;
+                if !update_allowed(prev.as_ref(), state) {
+                    return Ok(false);
+                }
+                if self
+                    .transport
+                    .swap_run_record(state.correlation_id, raw, value.clone())
+                    .await?
+                {
+                    return Ok(true);
+                }
+            }
+            Err(self.swap_exhausted(state.correlation_id))
         })
     }
 

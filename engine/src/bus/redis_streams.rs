@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     BoxFuture, BusConfig, BusError, ObserveFrom, Offset, Position, RawGroup, RawMessage,
-    RawObserver, RunState, Transport, validate,
+    RawObserver, Transport, validate,
 };
 use crate::events::Envelope;
 
@@ -81,7 +81,48 @@ fn to_message(topic: &str, entry: &StreamId, deliveries: u32) -> RawMessage {
     }
 }
 
+/// Compare-and-set of one field of the runs hash (atomic: Redis runs a script alone).
+static SWAP: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "local cur = redis.call('HGET', KEYS[1], ARGV[1])
+         if cur == false then cur = '' end
+         if cur == ARGV[2] then
+           redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+           return 1
+         end
+         return 0",
+    )
+});
+
 impl RedisBus {
+    /// The runs key holds something other than a hash (written by another program, or by
+    /// hand): every run-state command would fail with WRONGTYPE. Rename it aside, so that it
+    /// can be inspected and the orchestrators keep going with a fresh hash.
+    async fn quarantine_runs_key(&self, key: &str) -> Result<(), BusError> {
+        let aside = format!(
+            "{key}.quarantined.{}",
+            jiff::Timestamp::now().as_millisecond()
+        );
+        let mut conn = self.conn.clone();
+        let r: Result<Value, RedisError> = redis::cmd("RENAME")
+            .arg(key)
+            .arg(&aside)
+            .query_async(&mut conn)
+            .await;
+        match r {
+            Ok(_) => {
+                tracing::error!(key, quarantined_as = %aside, "redis bus: the run-state key is not a hash; renamed aside");
+                Ok(())
+            }
+            // Another orchestrator renamed it first.
+            Err(e) if e.code() == Some("ERR") && e.to_string().contains("no such key") => Ok(()),
+            Err(e) => Err(map_err(
+                &self.url,
+                "RENAME (quarantine of the run-state key)",
+                e,
+            )),
+        }
+    }
     pub(crate) async fn connect(cfg: &BusConfig, url: &str) -> Result<Self, BusError> {
         let client = redis::Client::open(url)
             .map_err(|e| BusError::Config(format!("bus.url {url}: {e}")))?;
@@ -305,33 +346,80 @@ impl Transport for RedisBus {
         })
     }
 
-    fn get_run_state<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<RunState>, BusError>> {
+    fn get_run_record<'a>(&'a self, id: Uuid) -> BoxFuture<'a, Result<Option<Vec<u8>>, BusError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let key = validate::runs_topic(&self.cfg.topic_prefix);
-            let text: Option<String> = redis::cmd("HGET")
+            let mut conn = self.conn.clone();
+            let r: Result<Option<Vec<u8>>, RedisError> = redis::cmd("HGET")
                 .arg(&key)
                 .arg(id.to_string())
                 .query_async(&mut conn)
-                .await
-                .map_err(|e| map_err(&self.url, "HGET", e))?;
-            text.map(|t| RunState::from_json(t.as_bytes(), format!("{id} in {key}")))
-                .transpose()
+                .await;
+            match r {
+                Ok(v) => Ok(v),
+                Err(e) if e.code() == Some("WRONGTYPE") => {
+                    self.quarantine_runs_key(&key).await?;
+                    Ok(None)
+                }
+                Err(e) => Err(map_err(&self.url, "HGET", e)),
+            }
         })
     }
 
-    fn put_run_state<'a>(&'a self, state: &'a RunState) -> BoxFuture<'a, Result<(), BusError>> {
+    fn put_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         Box::pin(async move {
-            let text = state.to_json()?;
+            let key = validate::runs_topic(&self.cfg.topic_prefix);
             let mut conn = self.conn.clone();
-            let _: Value = redis::cmd("HSET")
-                .arg(validate::runs_topic(&self.cfg.topic_prefix))
-                .arg(state.correlation_id.to_string())
-                .arg(text)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| map_err(&self.url, "HSET", e))?;
-            Ok(())
+            let mut quarantined = false;
+            loop {
+                let r: Result<Value, RedisError> = redis::cmd("HSET")
+                    .arg(&key)
+                    .arg(id.to_string())
+                    .arg(&value)
+                    .query_async(&mut conn)
+                    .await;
+                match r {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.code() == Some("WRONGTYPE") && !quarantined => {
+                        self.quarantine_runs_key(&key).await?;
+                        quarantined = true;
+                    }
+                    Err(e) => return Err(map_err(&self.url, "HSET", e)),
+                }
+            }
+        })
+    }
+
+    fn swap_run_record<'a>(
+        &'a self,
+        id: Uuid,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        Box::pin(async move {
+            let key = validate::runs_topic(&self.cfg.topic_prefix);
+            let mut conn = self.conn.clone();
+            // An absent field is `false` in Lua; onex never stores an empty record, so the
+            // empty string stands for "absent" in the comparison.
+            let r: Result<i64, RedisError> = SWAP
+                .key(&key)
+                .arg(id.to_string())
+                .arg(expected.unwrap_or_default())
+                .arg(&value)
+                .invoke_async(&mut conn)
+                .await;
+            match r {
+                Ok(n) => Ok(n == 1),
+                Err(e) if e.code() == Some("WRONGTYPE") => {
+                    self.quarantine_runs_key(&key).await?;
+                    Ok(false)
+                }
+                Err(e) => Err(map_err(&self.url, "run state compare-and-set", e)),
+            }
         })
     }
 

@@ -478,6 +478,21 @@ impl EventCatalog {
                 message: format!("'{}' is not a version X.Y.Z", env.schema_version),
             }),
         }
+        // seq is 1-based within a run; only a dead letter stands outside every run (seq 0).
+        if env.seq == 0 && env.event_type != "DeadLettered" {
+            violations.push(Violation {
+                kind: ViolationKind::Schema,
+                pointer: "/seq".into(),
+                message: "seq 0 is reserved for DeadLettered; a run's events count from 1".into(),
+            });
+        }
+        if env.timestamp.parse::<jiff::Timestamp>().is_err() {
+            violations.push(Violation {
+                kind: ViolationKind::Schema,
+                pointer: "/timestamp".into(),
+                message: format!("'{}' is not an RFC 3339 timestamp", env.timestamp),
+            });
+        }
         match self.get(&env.event_type) {
             None => violations.push(unknown_type(&env.event_type, "/event_type")),
             Some(def) => {

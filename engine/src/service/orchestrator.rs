@@ -9,19 +9,23 @@
 //! correlation id, derived from that event so redeliveries find it. Scale-out is the bus's
 //! consumer groups; nothing here distributes work.
 
-use crate::bus::{BusError, Delivery, EventBus, RunState, RunStatus};
+use crate::bus::{BusError, Claim, Delivery, EventBus, RunState, RunStatus};
 use crate::events::{Envelope, WorkflowRef};
 use crate::pipeline::Executor;
 use crate::pipeline::result::RunResult;
 use crate::pipeline::run::{RunRequest, run_id_for};
 use crate::service::BusSink;
 use crate::workflow::WorkflowSet;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
+
+/// How soon a run postponed by a broker outage is tried again.
+const OUTAGE_RETRY: Duration = Duration::from_secs(1);
 
 /// Settings of an orchestrator.
 #[derive(Debug, Clone)]
@@ -90,6 +94,31 @@ pub struct Orchestrator {
     ready: tokio::sync::watch::Sender<bool>,
     /// Runs in flight here, for cancel requests (docs/bus.md "Cancellation").
     cancels: Arc<crate::service::cancel::Cancels>,
+    /// Runs executing in this process: a duplicate trigger of one of them is left alone
+    /// (its record is this orchestrator's own and looks like an attempt to take over).
+    running: std::sync::Mutex<HashSet<Uuid>>,
+}
+
+/// Marks a run as executing here until dropped.
+struct Running<'a> {
+    set: &'a std::sync::Mutex<HashSet<Uuid>>,
+    id: Uuid,
+}
+
+impl<'a> Running<'a> {
+    fn enter(set: &'a std::sync::Mutex<HashSet<Uuid>>, id: Uuid) -> Option<Self> {
+        let mut s = set.lock().unwrap_or_else(|p| p.into_inner());
+        s.insert(id).then(|| Running { set, id })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
 }
 
 impl Orchestrator {
@@ -115,6 +144,7 @@ impl Orchestrator {
             instance: format!("{instance}:{}", uuid::Uuid::now_v7().simple()),
             ready: tokio::sync::watch::channel(false).0,
             cancels: Arc::default(),
+            running: Default::default(),
         })
     }
 
@@ -223,6 +253,9 @@ impl Orchestrator {
         let mut in_flight = 0usize;
         let mut stopping = false;
         let mut idle_since = Instant::now();
+        // Deliveries whose ack the broker refused (it was away): acked again until it works,
+        // so that a finished run's trigger does not stay held by this member.
+        let mut unacked: Vec<Delivery> = Vec::new();
         tracing::info!(
             instance = %self.instance,
             group = %self.opts.group,
@@ -234,8 +267,24 @@ impl Orchestrator {
             while let Ok((delivery, outcome)) = done_rx.try_recv() {
                 in_flight -= 1;
                 idle_since = Instant::now();
-                self.settle(&mut consumer, &delivery, &outcome, &mut stats)
+                self.settle(&mut consumer, delivery, &outcome, &mut stats, &mut unacked)
                     .await;
+            }
+            if !unacked.is_empty() {
+                let mut still = Vec::new();
+                for d in unacked.drain(..) {
+                    match consumer.ack(&d).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_unreachable() => {
+                            tracing::debug!(position = %d.position, "ack again: {e}");
+                            still.push(d);
+                        }
+                        // Not the broker's absence: acking again cannot help; the message
+                        // goes back to the group and its redelivery finds the run finished.
+                        Err(e) => tracing::warn!(position = %d.position, "giving up an ack: {e}"),
+                    }
+                }
+                unacked = still;
             }
             if !stopping && shutdown.is_cancelled() {
                 tracing::info!(
@@ -246,6 +295,7 @@ impl Orchestrator {
                 );
                 stopping = true;
             }
+            // Acks still refused when stopping are left to redelivery (the run is recorded).
             if stopping && in_flight == 0 {
                 break;
             }
@@ -262,7 +312,7 @@ impl Orchestrator {
                     Some((delivery, outcome)) = done_rx.recv() => {
                         in_flight -= 1;
                         idle_since = Instant::now();
-                        self.settle(&mut consumer, &delivery, &outcome, &mut stats).await;
+                        self.settle(&mut consumer, delivery, &outcome, &mut stats, &mut unacked).await;
                     }
                     _ = shutdown.cancelled(), if !stopping => {}
                 }
@@ -301,16 +351,31 @@ impl Orchestrator {
     async fn settle(
         &self,
         consumer: &mut crate::bus::Consumer,
-        delivery: &Delivery,
+        delivery: Delivery,
         outcome: &Outcome,
         stats: &mut Stats,
+        unacked: &mut Vec<Delivery>,
     ) {
-        let acked = match outcome {
+        match outcome {
+            Outcome::Retry(reason) if self.bus.health().await.is_err() => {
+                // The broker is away: try again once it may be back, without counting this
+                // towards the dead-letter limit (docs/bus.md "Broker outages").
+                stats.retried += 1;
+                tracing::warn!(correlation_id = %delivery.envelope.correlation_id, "bus unreachable, run postponed: {reason}");
+                if let Err(e) = consumer.postpone(&delivery, OUTAGE_RETRY) {
+                    tracing::warn!(position = %delivery.position, "settling a delivery: {e}")
+                }
+            }
             Outcome::Retry(reason) => {
                 stats.retried += 1;
-                consumer.nack(delivery, reason).await.map(|o| {
-                    tracing::warn!(correlation_id = %delivery.envelope.correlation_id, ?o, "run will be retried: {reason}");
-                })
+                match consumer.nack(&delivery, reason).await {
+                    Ok(o) => {
+                        tracing::warn!(correlation_id = %delivery.envelope.correlation_id, ?o, "run will be retried: {reason}")
+                    }
+                    Err(e) => {
+                        tracing::warn!(position = %delivery.position, "settling a delivery: {e}")
+                    }
+                }
             }
             other => {
                 match other {
@@ -322,21 +387,13 @@ impl Orchestrator {
                     Outcome::InProgressElsewhere => stats.ignored += 1,
                     Outcome::Retry(_) => {}
                 }
-                consumer.ack(delivery).await
+                if let Err(e) = consumer.ack(&delivery).await {
+                    tracing::warn!(position = %delivery.position, "acknowledging a delivery (will try again): {e}");
+                    if e.is_unreachable() {
+                        unacked.push(delivery);
+                    }
+                }
             }
-        };
-        if let Err(e) = acked {
-            tracing::warn!(position = %delivery.position, "settling a delivery: {e}");
-        }
-    }
-
-    fn fresh(&self, state: &RunState) -> bool {
-        match state.updated_at.parse::<jiff::Timestamp>() {
-            Ok(t) => {
-                let age = jiff::Timestamp::now().duration_since(t);
-                age.unsigned_abs() < self.opts.stale_after
-            }
-            Err(_) => false,
         }
     }
 
@@ -372,12 +429,21 @@ impl Orchestrator {
         let cid = run_id_for(&current.id.name, &trigger);
         let span = tracing::info_span!("run", correlation_id = %cid, workflow = %current.id.name, traceparent = %trigger.trace.traceparent);
         async move {
-            let prior = match self.bus.get_run_state(cid).await {
-                Ok(p) => p,
-                Err(e) => return Outcome::Retry(format!("reading the run state: {e}")),
+            // A duplicate of a run executing here: the first delivery carries it (and is
+            // redelivered if this process dies).
+            let Some(_running) = Running::enter(&self.running, cid) else {
+                return Outcome::InProgressElsewhere;
             };
-            let attempt = match &prior {
-                Some(st) if st.status != RunStatus::InProgress => {
+            // The claim is atomic on the bus: of concurrent deliveries (here or in other
+            // orchestrators) exactly one gets the run. A run taken over keeps the version its
+            // record names (the claim leaves the record's workflow as it was).
+            let claim = self
+                .bus
+                .claim_run(cid, &self.instance, Some(current.id.clone()), self.opts.stale_after)
+                .await;
+            let (attempt, started_on) = match claim {
+                Err(e) => return Outcome::Retry(format!("claiming the run: {e}")),
+                Ok(Claim::Finished(st)) => {
                     return match &st.terminal {
                         Some(t) => match self.bus.publish(t).await {
                             Ok(_) => Outcome::Republished,
@@ -388,14 +454,11 @@ impl Orchestrator {
                         None => Outcome::Republished,
                     };
                 }
-                Some(st) if st.owner.as_deref() != Some(&self.instance) && self.fresh(st) => {
-                    return Outcome::InProgressElsewhere;
-                }
-                Some(st) => st.attempt + 1,
-                None => 1,
+                Ok(Claim::Held(_)) => return Outcome::InProgressElsewhere,
+                Ok(Claim::Won(st)) => (st.attempt, st.workflow),
             };
             // A run taken over finishes on the version it started with (its record says which).
-            let workflow = match prior.as_ref().and_then(|st| st.workflow.as_ref()) {
+            let workflow = match started_on.as_ref() {
                 Some(w) if w.name == current.id.name && w.hash != current.id.hash => {
                     match self.version(&w.hash) {
                         Some(v) => v,
@@ -409,13 +472,6 @@ impl Orchestrator {
                 _ => current,
             };
             let wf = &workflow.id;
-            if let Err(e) = self
-                .bus
-                .put_run_state(&self.record(cid, wf, RunStatus::InProgress, attempt, None))
-                .await
-            {
-                return Outcome::Retry(format!("recording the run: {e}"));
-            }
             let mut trigger = trigger;
             if trigger.starts_own_run() {
                 // The trigger is the run's seq 1; its attempt is the run's.
@@ -439,8 +495,12 @@ impl Orchestrator {
                         r = &mut run => break r,
                         _ = beat.tick() => {
                             let st = self.record(cid, wf, RunStatus::InProgress, attempt, None);
-                            if let Err(e) = self.bus.put_run_state(&st).await {
-                                tracing::warn!("heartbeat: {e}");
+                            match self.bus.update_run(&st).await {
+                                Ok(true) => {}
+                                // Taken over after missed heartbeats (or finished by the
+                                // other attempt): only one of them records a terminal event.
+                                Ok(false) => tracing::warn!(attempt, "heartbeat refused: the run's record belongs to another attempt now"),
+                                Err(e) => tracing::warn!("heartbeat: {e}"),
                             }
                         }
                     }

@@ -59,14 +59,21 @@ impl EventSink for BusSink {
                     updated_at: Envelope::now_timestamp(),
                     workflow: event.workflow.clone(),
                 };
-                self.bus
-                    .put_run_state(&state)
-                    .await
-                    .map_err(|e| SinkError {
+                let recorded = self.bus.update_run(&state).await.map_err(|e| SinkError {
+                    event_type: event.event_type.clone(),
+                    seq: event.seq,
+                    message: format!("recording the finished run: {e}"),
+                })?;
+                if !recorded {
+                    // Another attempt of this run finished first (this one was taken over
+                    // after missed heartbeats): its terminal event is the run's only one.
+                    return Err(SinkError {
                         event_type: event.event_type.clone(),
                         seq: event.seq,
-                        message: format!("recording the finished run: {e}"),
-                    })?;
+                        message: "another attempt of this run already recorded its terminal event"
+                            .into(),
+                    });
+                }
             }
             self.bus.publish(event).await.map_err(|e| SinkError {
                 event_type: event.event_type.clone(),

@@ -135,6 +135,8 @@ pub struct TestBus {
     pub bus: Arc<dyn EventBus>,
     pub cfg: BusConfig,
     pub backend: Backend,
+    /// The catalogues the bus was opened with (reconnects use them too).
+    pub events: Arc<EventRegistry>,
     dir: tempfile::TempDir,
     broker: Option<OwnedBroker>,
 }
@@ -142,6 +144,15 @@ pub struct TestBus {
 impl TestBus {
     /// A bus on the shared test broker of `backend`, or `None` (reported) when there is none.
     pub async fn new(backend: Backend, test: &str) -> Option<TestBus> {
+        TestBus::new_with(backend, test, events()).await
+    }
+
+    /// [`TestBus::new`] for the event types of `events`.
+    pub async fn new_with(
+        backend: Backend,
+        test: &str,
+        events: Arc<EventRegistry>,
+    ) -> Option<TestBus> {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = match backend {
             Backend::Embedded => format!("embedded:{}", dir.path().display()),
@@ -161,11 +172,12 @@ impl TestBus {
             },
         };
         let cfg = test_config(&url, test);
-        match connect(&cfg, Role::Service, events()).await {
+        match connect(&cfg, Role::Service, events.clone()).await {
             Ok(bus) => Some(TestBus {
                 bus,
                 cfg,
                 backend,
+                events,
                 dir,
                 broker: None,
             }),
@@ -179,8 +191,17 @@ impl TestBus {
     /// A bus on a broker this test starts and may restart (same port, persistent storage):
     /// Redis with AOF (`appendfsync always`), Tansu on the moto S3 emulator.
     pub async fn restartable(backend: Backend, test: &str) -> Option<TestBus> {
+        TestBus::restartable_with(backend, test, events()).await
+    }
+
+    /// [`TestBus::restartable`] for the event types of `events`.
+    pub async fn restartable_with(
+        backend: Backend,
+        test: &str,
+        events: Arc<EventRegistry>,
+    ) -> Option<TestBus> {
         if backend == Backend::Embedded {
-            return TestBus::new(backend, test).await;
+            return TestBus::new_with(backend, test, events).await;
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -269,13 +290,14 @@ impl TestBus {
         let mut cfg = test_config(&url, test);
         // Short, so that a publish while the broker is down fails quickly.
         cfg.timeout_ms = 4000;
-        let bus = connect(&cfg, Role::Service, events())
+        let bus = connect(&cfg, Role::Service, events.clone())
             .await
             .unwrap_or_else(|e| panic!("connect to the test's own broker {url}: {e}"));
         Some(TestBus {
             bus,
             cfg,
             backend,
+            events,
             dir,
             broker: Some(broker),
         })
@@ -283,7 +305,7 @@ impl TestBus {
 
     /// A second, independent connection (as another process would have).
     pub async fn reconnect(&self) -> Arc<dyn EventBus> {
-        connect(&self.cfg, Role::Service, events())
+        connect(&self.cfg, Role::Service, self.events.clone())
             .await
             .expect("reconnect")
     }
@@ -313,7 +335,7 @@ impl TestBus {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match connect(&self.cfg, Role::Service, events()).await {
+            match connect(&self.cfg, Role::Service, self.events.clone()).await {
                 Ok(bus) if bus.health().await.is_ok() => {
                     self.bus = bus;
                     return;
