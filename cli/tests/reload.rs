@@ -7,7 +7,7 @@
 mod common;
 
 use common::Proc;
-use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Observer, Role};
+use onex_engine::bus::{self, BusConfig, EventBus, ObserveFrom, Role};
 use onex_engine::events::{Component, Envelope};
 use onex_engine::pipeline::Handlers;
 use onex_engine::pipeline::run::{event_source, trigger_envelope};
@@ -138,6 +138,9 @@ impl Orch {
     }
 }
 
+/// The bus and its run topics, to read a test's events from.
+struct Observer((Arc<dyn EventBus>, Vec<String>));
+
 async fn client(url: &str, wf: &Path) -> (Arc<dyn EventBus>, Observer) {
     let w = Workflow::load(wf, &Handlers::builtin()).unwrap();
     let events = WorkflowSet::new(vec![w]).unwrap().events().clone();
@@ -145,8 +148,7 @@ async fn client(url: &str, wf: &Path) -> (Arc<dyn EventBus>, Observer) {
         .await
         .unwrap();
     let topics = events.run_topics(&bus.config().topic_prefix);
-    let obs = bus.observe(&topics, ObserveFrom::Beginning).await.unwrap();
-    (bus, obs)
+    (bus.clone(), Observer((bus, topics)))
 }
 
 async fn submit(bus: &dyn EventBus, n: usize, tag: &str) -> Vec<Uuid> {
@@ -164,7 +166,9 @@ async fn submit(bus: &dyn EventBus, n: usize, tag: &str) -> Vec<Uuid> {
     ids
 }
 
-/// Reads the observer until `until` holds for what was seen, or fails after `limit`.
+/// Reads the bus until `until` holds for what was seen, or fails after `limit`. Each round
+/// reads every topic again with a fresh observer per topic: an embedded observer of several
+/// topics stops at 256 events (an open defect of the embedded back end, found here).
 async fn read_until(
     obs: &mut Observer,
     seen: &mut Vec<Envelope>,
@@ -173,7 +177,10 @@ async fn read_until(
     log: &Arc<Mutex<Vec<String>>>,
 ) {
     let deadline = Instant::now() + limit;
-    while !until(seen) {
+    loop {
+        if until(seen) {
+            return;
+        }
         if Instant::now() >= deadline {
             let mut by_type: BTreeMap<(String, String), usize> = BTreeMap::new();
             for e in seen.iter() {
@@ -190,9 +197,18 @@ async fn read_until(
                 log.lock().unwrap().join("\n")
             );
         }
-        if let Some(o) = obs.next(Duration::from_millis(200)).await.unwrap() {
-            seen.push(o.envelope);
+        let (bus, topics) = &obs.0;
+        let mut all = Vec::new();
+        for t in topics {
+            let mut fresh = bus
+                .observe(std::slice::from_ref(t), ObserveFrom::Beginning)
+                .await
+                .unwrap();
+            while let Some(o) = fresh.next(Duration::from_millis(100)).await.unwrap() {
+                all.push(o.envelope);
+            }
         }
+        *seen = all;
     }
 }
 
@@ -219,7 +235,6 @@ fn terminals(seen: &[Envelope], ids: &[Uuid]) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: runs in flight when a reload is attempted never finish (their stage's program is started, no StageCompleted follows); cause not found yet"]
 async fn an_edit_under_50_runs_in_flight_moves_new_runs_only_and_a_bad_edit_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let wf_dir = dir.path().join("wf");
@@ -310,7 +325,7 @@ async fn an_edit_under_50_runs_in_flight_moves_new_runs_only_and_a_bad_edit_chan
         BTreeMap::from([("1.1.0".to_owned(), 10)])
     );
     assert_eq!(
-        orch.count("reloaded:"),
+        orch.count("onex orchestrator: reloaded:"),
         1,
         "one reload: {:?}",
         orch.lines.lock().unwrap()
@@ -363,5 +378,33 @@ async fn with_no_watch_an_edit_waits_for_sighup() {
     assert_eq!(
         versions_of(&seen, &after),
         BTreeMap::from([("2.0.0".to_owned(), 1)])
+    );
+}
+
+/// 100 runs (more than the 64 the orchestrator takes at once) and no edit: every one ends once
+/// (the baseline of the test above; it also pins the per-topic reading of `read_until`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_runs_without_an_edit_all_end_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf_dir = dir.path().join("wf");
+    std::fs::create_dir(&wf_dir).unwrap();
+    let wf = wf_dir.join("job.yaml");
+    std::fs::write(&wf, contract((1, 0), "3", "command")).unwrap();
+    let url = format!("embedded:{}", dir.path().join("bus.db").display());
+    let orch = Orch::start(dir.path(), &url, &wf, &[]);
+    let (bus, mut obs) = client(&url, &wf).await;
+    let mut seen = Vec::new();
+    let first = submit(bus.as_ref(), 100, "a").await;
+    read_until(
+        &mut obs,
+        &mut seen,
+        Duration::from_secs(90),
+        |s| terminals(s, &first) >= 100,
+        &orch.lines,
+    )
+    .await;
+    assert_eq!(
+        versions_of(&seen, &first),
+        BTreeMap::from([("1.0.0".to_owned(), 100)])
     );
 }
