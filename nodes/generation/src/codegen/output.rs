@@ -23,7 +23,14 @@
 //! 4. always: [`Staging::cleanup`] (or drop). With fsync on at creation, `write_file` fsyncs
 //!    as it goes and `sync_files` is not needed ([`Staging::write_files`] reports progress).
 //!
-//! All I/O here is blocking std I/O (a dozen small files); async callers run it in
+//! Paths are resolved once (issue D8): [`Staging::create`] opens `<out>` from the allowed root it
+//! lies in — the root (or its nearest existing ancestor) by path, every component below it with
+//! `O_NOFOLLOW`, creating missing ones with `mkdirat` — and from then on every operation is
+//! relative to a directory descriptor (`openat`, `mkdirat`, `renameat2`, `unlinkat`, never
+//! following a symlink). A component flipped to a symlink after G6 fails the run instead of
+//! redirecting its writes; G6's write probe goes the same way.
+//!
+//! All I/O here is blocking I/O (a dozen small files); async callers run it in
 //! `spawn_blocking`.
 
 use std::fs::{self, File};
