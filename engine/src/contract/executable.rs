@@ -1159,6 +1159,38 @@ struct Reach {
     produces: Vec<BTreeSet<String>>,
     /// Per stage: one of its handlers is not a registered stage handler.
     unknown: Vec<bool>,
+    /// Per stage: the stages it depends on (ids that name no stage left out).
+    deps: Vec<Vec<usize>>,
+    /// Output name → the stages producing it, so "may stage i read `x`" is a few bit tests
+    /// instead of a set of every upstream name built per stage (quadratic in the stage count).
+    producers: HashMap<String, Vec<usize>>,
+}
+
+/// The names one expression may read: `fixed` ones, plus the outputs of the stages in `stages`.
+struct Known<'a> {
+    fixed: &'a BTreeSet<String>,
+    reach: &'a Reach,
+    stages: FixedBitSet,
+}
+
+impl Known<'_> {
+    fn contains(&self, name: &str) -> bool {
+        self.fixed.contains(name)
+            || self
+                .reach
+                .producers
+                .get(name)
+                .is_some_and(|js| js.iter().any(|&j| self.stages.contains(j)))
+    }
+
+    /// Every name, for a diagnostic (built only when one is reported).
+    fn names(&self) -> BTreeSet<String> {
+        let mut names = self.fixed.clone();
+        for j in self.stages.ones() {
+            names.extend(self.reach.produces[j].iter().cloned());
+        }
+        names
+    }
 }
 
 impl Reach {
@@ -1221,6 +1253,12 @@ impl Reach {
         for i in 0..n {
             visit(i, &deps, &mut upstream, &mut visiting);
         }
+        let mut producers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, names) in produces.iter().enumerate() {
+            for name in names {
+                producers.entry(name.clone()).or_default().push(j);
+            }
+        }
         Reach {
             index,
             upstream: upstream
@@ -1229,26 +1267,49 @@ impl Reach {
                 .collect(),
             produces,
             unknown,
+            deps,
+            producers,
         }
     }
 
-    /// (names known to stage `id`, whether they are unknowable).
-    fn known(&self, id: &str) -> (BTreeSet<String>, bool) {
-        let Some(&i) = self.index.get(id) else {
-            return (BTreeSet::new(), true);
+    /// What stage `id` may read (itself and everything upstream), and what it may read before
+    /// it produced anything (upstream only); `None` when unknowable (a handler not registered,
+    /// or a stage outside the graph).
+    fn known<'a>(
+        &'a self,
+        id: &str,
+        fixed: &'a BTreeSet<String>,
+    ) -> Option<(Known<'a>, Known<'a>)> {
+        let &i = self.index.get(id)?;
+        let up = &self.upstream[i];
+        if up.ones().any(|j| self.unknown[j]) {
+            return None;
+        }
+        let mut before = FixedBitSet::with_capacity(self.produces.len());
+        for &d in &self.deps[i] {
+            before.union_with(&self.upstream[d]);
+        }
+        let known = |stages| Known {
+            fixed,
+            reach: self,
+            stages,
         };
-        let mut names = BTreeSet::new();
-        let mut lenient = false;
-        for j in self.upstream[i].ones() {
-            names.extend(self.produces[j].iter().cloned());
-            lenient |= self.unknown[j];
-        }
-        (names, lenient)
+        Some((known(up.clone()), known(before)))
     }
 
-    fn all(&self) -> (BTreeSet<String>, bool) {
-        let names = self.produces.iter().flatten().cloned().collect();
-        (names, self.unknown.iter().any(|u| *u))
+    /// Everything the whole run may read (result mapping, terminal events); `None` when
+    /// unknowable.
+    fn all<'a>(&'a self, fixed: &'a BTreeSet<String>) -> Option<Known<'a>> {
+        if self.unknown.iter().any(|u| *u) {
+            return None;
+        }
+        let mut stages = FixedBitSet::with_capacity(self.produces.len());
+        stages.insert_range(..);
+        Some(Known {
+            fixed,
+            reach: self,
+            stages,
+        })
     }
 }
 
@@ -1263,29 +1324,22 @@ fn rule_102_expressions(
 ) {
     let reach = Reach::new(root, onex, engine);
     let base: BTreeSet<String> = BASE_CONTEXT.iter().map(|s| s.to_string()).collect();
+    let mut in_stage = base.clone();
+    in_stage.extend(STAGE_CONTEXT.iter().map(|s| s.to_string()));
+    // Gate messages may also read the handler's `details` (file, line, version …).
+    let mut in_message = in_stage.clone();
+    in_message.insert(GATE_MESSAGE_CONTEXT.to_owned());
 
     for (si, stage) in stages(onex) {
         let sid = si.to_string();
         let stage_id = str_at(stage, "id").unwrap_or_default();
-        let (produced, lenient) = reach.known(stage_id);
-        let mut known = base.clone();
-        known.extend(STAGE_CONTEXT.iter().map(|s| s.to_string()));
         // `outputs:` expressions are evaluated before the stage produces anything itself.
-        let mut before = known.clone();
-        for (_, d, _) in graph_nodes(root).iter().filter(|(id, _, _)| id == stage_id) {
-            for dep in d {
-                before.extend(reach.known(dep).0);
-            }
-        }
-        known.extend(produced);
-        // Gate messages may also read the handler's `details` (file, line, version …).
-        let mut known_msg = known.clone();
-        known_msg.insert(GATE_MESSAGE_CONTEXT.to_owned());
-        let pick = |set| if lenient { None } else { Some(set) };
-        let (expr_k, msg_k, before_k) = (pick(&known), pick(&known_msg), pick(&before));
+        let (known, before) = reach.known(stage_id, &in_stage).unzip();
+        let msg = reach.known(stage_id, &in_message).map(|(k, _)| k);
+        let (expr_k, msg_k, before_k) = (known.as_ref(), msg.as_ref(), before.as_ref());
         let base_ptr = ptr(&["onex", "stages", sid.as_str()]);
         // `suffix` is a pointer relative to the stage.
-        let mut at = |src: &str, kind: Kind, known: Option<&BTreeSet<String>>, suffix: &str| {
+        let mut at = |src: &str, kind: Kind, known: Option<&Known<'_>>, suffix: &str| {
             check_expr(src, kind, known, &format!("{base_ptr}{suffix}"), f);
         };
         let kind_of = |template: bool| {
@@ -1390,10 +1444,8 @@ fn rule_102_expressions(
         }
     }
     // The result mapping and the terminal events see the whole run.
-    let (produced, lenient) = reach.all();
-    let mut all = base;
-    all.extend(produced);
-    let result_known = (!lenient).then_some(&all);
+    let all = reach.all(&base);
+    let result_known = all.as_ref();
     for (field, e) in strings(onex.get("result")) {
         check_expr(
             e,
@@ -1403,9 +1455,10 @@ fn rule_102_expressions(
             f,
         );
     }
-    let mut terminal = all.clone();
-    terminal.extend(TERMINAL_CONTEXT.iter().map(|s| s.to_string()));
-    let terminal_known = (!lenient).then_some(&terminal);
+    let mut terminal_names = base.clone();
+    terminal_names.extend(TERMINAL_CONTEXT.iter().map(|s| s.to_string()));
+    let terminal = reach.all(&terminal_names);
+    let terminal_known = terminal.as_ref();
     for key in ["completed", "failed"] {
         if let Some(spec) = onex.pointer(&format!("/events/{key}")) {
             for (field, e) in payload_fields(spec) {
@@ -1432,7 +1485,7 @@ enum Kind {
 fn check_expr(
     src: &str,
     kind: Kind,
-    known: Option<&BTreeSet<String>>,
+    known: Option<&Known<'_>>,
     pointer: &str,
     f: &mut Findings<'_>,
 ) {
@@ -1467,11 +1520,12 @@ fn check_expr(
     };
     let unknown: Vec<&String> = vars
         .iter()
-        .filter(|v| !known.contains(*v) && !expr::is_global(v))
+        .filter(|v| !known.contains(v) && !expr::is_global(v))
         .collect();
     if !unknown.is_empty() {
         let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-        let offered: Vec<&str> = known.iter().map(String::as_str).collect();
+        let offered = known.names();
+        let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
         f.error(
             "ONEX102",
             pointer,

@@ -152,6 +152,11 @@ impl Scope {
         Scope(MjValue::from(minijinja::value::Serde(ctx)))
     }
 
+    /// From a value already built (an object answering lookups itself).
+    pub fn from_value(v: MjValue) -> Scope {
+        Scope(v)
+    }
+
     /// From entries already converted with [`to_value`].
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, MjValue)>) -> Scope {
         Scope(MjValue::from_pairs(entries))

@@ -348,8 +348,43 @@ impl minijinja::value::Object for StagesView {
 /// expression values (the executor evaluates many expressions per stage).
 struct Context {
     json: Map<String, Value>,
-    converted: BTreeMap<String, minijinja::Value>,
+    /// Shared with the scopes built from it (copied on write only while one is alive), so an
+    /// evaluation does not copy every entry of a context that grows by one entry per stage.
+    converted: Arc<BTreeMap<String, minijinja::Value>>,
     stages: Arc<StagesView>,
+}
+
+/// An evaluation scope: the few per-evaluation entries (`stage`, `details`) over the run
+/// context's converted entries.
+#[derive(Debug)]
+struct LayeredScope {
+    extra: Vec<(String, minijinja::Value)>,
+    base: Arc<BTreeMap<String, minijinja::Value>>,
+}
+
+impl minijinja::value::Object for LayeredScope {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let key = key.as_str()?;
+        match self.extra.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => Some(v.clone()),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: Vec<minijinja::Value> = self
+            .base
+            .keys()
+            .filter(|k| !self.extra.iter().any(|(e, _)| e == *k))
+            .map(|k| minijinja::Value::from(k.as_str()))
+            .chain(
+                self.extra
+                    .iter()
+                    .map(|(k, _)| minijinja::Value::from(k.as_str())),
+            )
+            .collect();
+        minijinja::value::Enumerator::Iter(Box::new(keys.into_iter()))
+    }
 }
 
 /// The context key of finished stages.
@@ -360,7 +395,7 @@ impl Context {
         if key == STAGES {
             return; // kept by `set_stage`, entry by entry
         }
-        self.converted.insert(key.to_owned(), expr::to_value(&v));
+        Arc::make_mut(&mut self.converted).insert(key.to_owned(), expr::to_value(&v));
         self.json.insert(key.to_owned(), v);
     }
 }
@@ -385,7 +420,7 @@ impl RunShared {
             resources: Resources::default(),
             context: Mutex::new(Context {
                 json,
-                converted,
+                converted: Arc::new(converted),
                 stages,
             }),
         }
@@ -437,19 +472,12 @@ impl RunShared {
 
     /// An evaluation scope: the context plus `extra` entries (converted here).
     pub fn scope(&self, extra: &[(&str, &Value)]) -> expr::Scope {
-        let ctx = self.ctx();
-        let converted: Vec<(String, minijinja::Value)> = extra
+        let base = self.ctx().converted.clone();
+        let extra = extra
             .iter()
             .map(|(k, v)| (k.to_string(), expr::to_value(v)))
             .collect();
-        expr::Scope::from_entries(
-            ctx.converted
-                .iter()
-                .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
-                .map(|(k, v)| (k.as_str(), v.clone()))
-                .chain(converted.iter().map(|(k, v)| (k.as_str(), v.clone())))
-                .collect::<Vec<_>>(),
-        )
+        expr::Scope::from_value(minijinja::Value::from_object(LayeredScope { extra, base }))
     }
 }
 

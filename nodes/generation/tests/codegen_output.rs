@@ -1069,3 +1069,142 @@ fn staging_can_move_between_threads() {
     assert_send_sync::<OutputPlan>();
     assert_send_sync::<output::OutputError>();
 }
+
+/// Issue D8: a component of `<out>` flipped between a directory and a symlink to outside the
+/// allowed root while runs write there. Every run resolves `<out>` once and works through
+/// directory descriptors, so each either writes inside the root or fails; nothing — no file, no
+/// staging dir, no probe — ever lands outside, and no staging is left behind.
+#[test]
+fn flipping_a_path_component_to_a_symlink_never_writes_outside_the_root() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(root.join("flip")).unwrap();
+    fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("alt")).unwrap();
+
+    // The flipper swaps `root/flip` (a directory) and `root/alt` (a symlink to `outside`)
+    // atomically each time the writers have finished PACE more runs; the writers never get more
+    // than two flips ahead. So runs overlap flips at every step, and some get through between.
+    const THREADS: usize = 4;
+    const RUNS: usize = 75;
+    const PACE: usize = 3;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flips = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let flipper = {
+        let (root, stop, flips, finished) =
+            (root.clone(), stop.clone(), flips.clone(), finished.clone());
+        std::thread::spawn(move || {
+            let dir = fs::File::open(&root).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                if finished.load(Ordering::Relaxed) < (flips.load(Ordering::Relaxed) + 1) * PACE {
+                    std::thread::yield_now();
+                    continue;
+                }
+                rustix::fs::renameat_with(
+                    &dir,
+                    "flip",
+                    &dir,
+                    "alt",
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
+                flips.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+
+    /// One run into `<root>/<rel>`; true when it placed its node dir.
+    fn run(root: &Path, rel: &str, name: &str) -> bool {
+        let cid = Uuid::new_v4();
+        let plan = output::plan(&root.join(rel), name, cid, false, &[root.to_path_buf()]).unwrap();
+        if !g6_check(&plan).passed() {
+            return false;
+        }
+        let opts = StagingOptions {
+            fsync: false,
+            ..opts()
+        };
+        let Ok(mut st) = Staging::create(&plan, opts) else {
+            return false;
+        };
+        if st.write_files(&node_files(cid, name), |_| {}).is_err() {
+            return false;
+        }
+        let placed = st.place().is_ok();
+        st.cleanup();
+        placed
+    }
+
+    let placed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (root, placed, finished, flips) = (
+                root.clone(),
+                placed.clone(),
+                finished.clone(),
+                flips.clone(),
+            );
+            std::thread::spawn(move || {
+                for i in 0..RUNS {
+                    while finished.load(Ordering::Relaxed)
+                        >= (flips.load(Ordering::Relaxed) + 2) * PACE
+                    {
+                        std::thread::yield_now();
+                    }
+                    // Half the runs also create directories below the flipped component.
+                    let sub = if i % 2 == 0 { "" } else { "sub/deeper/" };
+                    let name = format!("node_t{t}_r{i}_effect");
+                    if run(&root, &format!("flip/{sub}"), &name) {
+                        placed.lock().unwrap().push(format!("{sub}{name}"));
+                    }
+                    finished.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+
+    let leaked: Vec<_> = walkdir::WalkDir::new(&outside)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.unwrap().path().to_path_buf())
+        .collect();
+    assert!(leaked.is_empty(), "written outside the root: {leaked:#?}");
+    let left: Vec<_> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.unwrap().path().to_path_buf())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == ".onex-staging" || n.starts_with(".onex-probe-"))
+        })
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:#?}");
+    // The directory is named `flip` or `alt` now, depending on the last swap.
+    let real = ["flip", "alt"]
+        .iter()
+        .map(|n| root.join(n))
+        .find(|p| fs::symlink_metadata(p).unwrap().is_dir())
+        .unwrap();
+    let placed = placed.lock().unwrap();
+    for p in placed.iter() {
+        let manifest = real.join(p).join("node.manifest.yaml");
+        assert!(manifest.is_file(), "{} missing", manifest.display());
+    }
+    // The race was exercised: the component flipped many times, and runs got through between.
+    let flips = flips.load(Ordering::Relaxed);
+    eprintln!(
+        "{flips} flips, {} of {} runs placed",
+        placed.len(),
+        THREADS * RUNS
+    );
+    assert!(flips > 10, "only {flips} flips");
+    assert!(!placed.is_empty(), "no run placed its node dir");
+}

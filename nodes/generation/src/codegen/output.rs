@@ -23,13 +23,24 @@
 //! 4. always: [`Staging::cleanup`] (or drop). With fsync on at creation, `write_file` fsyncs
 //!    as it goes and `sync_files` is not needed ([`Staging::write_files`] reports progress).
 //!
-//! All I/O here is blocking std I/O (a dozen small files); async callers run it in
+//! Paths are resolved once (issue D8): [`Staging::create`] opens `<out>` from the allowed root it
+//! lies in — the root (or its nearest existing ancestor) by path, every component below it with
+//! `O_NOFOLLOW`, creating missing ones with `mkdirat` — and from then on every operation is
+//! relative to a directory descriptor (`openat`, `mkdirat`, `renameat2`, `unlinkat`, never
+//! following a symlink). A component flipped to a symlink after G6 fails the run instead of
+//! redirecting its writes; G6's write probe goes the same way.
+//!
+//! All I/O here is blocking I/O (a dozen small files); async callers run it in
 //! `spawn_blocking`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -358,11 +369,7 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
         .fold(canonical_existing.clone(), |p, c| p.join(c));
     details["canonical_output_directory"] = json!(canonical.display().to_string());
 
-    let roots: Vec<PathBuf> = plan
-        .allowed_roots
-        .iter()
-        .map(|r| canonical_lenient(r).unwrap_or_else(|| r.clone()))
-        .collect();
+    let roots = canonical_roots(&plan.allowed_roots);
     if !roots.iter().any(|r| canonical.starts_with(r)) {
         let list = roots
             .iter()
@@ -407,7 +414,7 @@ fn g6_inner(plan: &OutputPlan) -> G6Outcome {
             );
         }
     }
-    if let Err(e) = probe_write(probe_dir) {
+    if let Err(e) = probe_write(probe_dir, &roots) {
         return G6Outcome::fail(
             OutputErrorCode::OutputNotWritable,
             format!("not writable: {e}"),
@@ -492,15 +499,33 @@ fn nearest_existing(p: &Path) -> Option<(PathBuf, Vec<std::ffi::OsString>)> {
     }
 }
 
-/// Creates and removes `.onex-probe-<uuid>` in `dir`.
-fn probe_write(dir: &Path) -> Result<(), String> {
-    let probe = dir.join(format!(".onex-probe-{}", Uuid::new_v4()));
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| format!("cannot create '{}': {e}", probe.display()))?;
-    fs::remove_file(&probe).map_err(|e| format!("cannot remove '{}': {e}", probe.display()))
+/// Creates and removes `.onex-probe-<uuid>` in `dir` (canonical), reached from its allowed root
+/// without following symlinks, so the probe cannot land outside the root either.
+fn probe_write(dir: &Path, roots: &[PathBuf]) -> Result<(), String> {
+    let name = format!(".onex-probe-{}", Uuid::new_v4());
+    let probe = dir.join(&name);
+    let fd = open_beneath(dir, roots, None)
+        .map_err(|e| format!("cannot create '{}': {}", probe.display(), e.message))?;
+    rfs::openat(
+        &fd,
+        name.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        FILE_MODE,
+    )
+    .map_err(|e| {
+        format!(
+            "cannot create '{}': {}",
+            probe.display(),
+            io::Error::from(e)
+        )
+    })?;
+    rfs::unlinkat(&fd, name.as_str(), AtFlags::empty()).map_err(|e| {
+        format!(
+            "cannot remove '{}': {}",
+            probe.display(),
+            io::Error::from(e)
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -626,6 +651,31 @@ enum State {
     Done,
 }
 
+/// The directories a [`Staging`] works in, opened once by [`Staging::create`]. Every later file
+/// operation names one entry relative to one of these descriptors (`openat`, `mkdirat`,
+/// `renameat`, `unlinkat`, all without following symlinks), so a path component that is flipped
+/// to a symlink after the check cannot redirect a write outside the allowed root.
+#[derive(Debug)]
+struct Dirs {
+    /// `<out>`, reached from its allowed root without following a symlink.
+    out: OwnedFd,
+    /// `<out>/.onex-staging`
+    staging_root: OwnedFd,
+    /// `<out>/.onex-staging/<correlation_id>`
+    run: OwnedFd,
+    /// `<out>/.onex-staging/<correlation_id>/node_…`
+    staged: OwnedFd,
+}
+
+/// A directory on the way to `<out>` that this run created: its parent (for `rmdir` and the
+/// fsync that makes the creation durable) and its name.
+#[derive(Debug)]
+struct CreatedDir {
+    parent: OwnedFd,
+    name: String,
+    path: PathBuf,
+}
+
 /// A run's staging area and the placement of its node dir. Dropping it cleans up (as
 /// [`Staging::cleanup`]), so an early return, a panic unwinding or a cancelled task leaves `<out>`
 /// as it was.
@@ -635,8 +685,12 @@ pub struct Staging {
     opts: StagingOptions,
     /// Directories on the way to `<out>` that this run created, outermost first.
     created_dirs: Vec<PathBuf>,
-    /// Directories inside the staged node dir, in creation order (fsynced before the rename).
-    staged_dirs: Vec<PathBuf>,
+    created: Vec<CreatedDir>,
+    /// Set once `prepare` has opened them all.
+    dirs: Option<Dirs>,
+    /// Directories inside the staged node dir (relative path, descriptor), in creation order
+    /// (fsynced before the rename).
+    staged_dirs: Vec<(String, OwnedFd)>,
     files: Vec<StagedFile>,
     purged: Vec<PathBuf>,
     state: State,
@@ -647,15 +701,18 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Prepares staging for `plan`: creates `<out>` if needed (recording what it created),
-    /// `.onex-staging` when absent, deletes this run's own leftover staging (redelivery after a
-    /// crash), creates `<correlation_id>/node_…`, and purges other runs' staging dirs older than
-    /// 24 h. On error everything it created is removed again.
+    /// Prepares staging for `plan`: resolves `<out>` once — from the allowed root it lies in,
+    /// creating missing directories (recording what it created) and refusing any symlink below
+    /// the root — then creates `.onex-staging` when absent, deletes this run's own leftover
+    /// staging (redelivery after a crash), creates `<correlation_id>/node_…`, and purges other
+    /// runs' staging dirs older than 24 h. On error everything it created is removed again.
     pub fn create(plan: &OutputPlan, opts: StagingOptions) -> Result<Staging, OutputError> {
         let mut st = Staging {
             plan: plan.clone(),
             opts,
             created_dirs: Vec::new(),
+            created: Vec::new(),
+            dirs: None,
             staged_dirs: Vec::new(),
             files: Vec::new(),
             purged: Vec::new(),
@@ -677,7 +734,8 @@ impl Staging {
         &self.plan.staged_node_dir
     }
 
-    /// Directories on the way to `<out>` that this run created, outermost first.
+    /// Directories on the way to `<out>` that this run created, outermost first (with symlinks
+    /// of the path resolved).
     pub fn created_dirs(&self) -> &[PathBuf] {
         &self.created_dirs
     }
@@ -691,26 +749,57 @@ impl Staging {
         &self.files
     }
 
+    fn dirs(&self) -> Result<&Dirs, OutputError> {
+        self.dirs.as_ref().ok_or_else(|| {
+            OutputError::new(
+                OutputErrorCode::FileWriteError,
+                "the staging dir was not prepared",
+                Some(&self.plan.run_staging),
+            )
+        })
+    }
+
+    fn run_name(&self) -> String {
+        self.plan.correlation_id.hyphenated().to_string()
+    }
+
     fn prepare(&mut self) -> Result<(), OutputError> {
+        let out_path = self.plan.out_dir.clone();
         let root = self.plan.staging_root.clone();
         let run = self.plan.run_staging.clone();
+        let run_name = self.run_name();
+        let canonical = canonical_lenient(&out_path).ok_or_else(|| {
+            OutputError::new(
+                OutputErrorCode::DirectoryNotFound,
+                format!("no part of '{}' exists", out_path.display()),
+                Some(&out_path),
+            )
+        })?;
+        let roots = canonical_roots(&self.plan.allowed_roots);
         let mut last_err = None;
-        let mut ready = false;
         for _ in 0..CREATE_RETRIES {
-            self.ensure_out_dir()?;
-            match fs::create_dir(&root) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            let out = open_beneath(&canonical, &roots, Some(&mut self.created))?;
+            self.created_dirs = self.created.iter().map(|c| c.path.clone()).collect();
+            match rfs::mkdirat(&out, STAGING_DIR_NAME, DIR_MODE) {
+                Ok(()) | Err(Errno::EXIST) => {}
                 // <out> was removed by another run's cleanup between the two steps: start over.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    last_err = Some(OutputError::io("create directory", &root, &e));
+                Err(Errno::NOENT) => {
+                    last_err = Some(OutputError::io(
+                        "create directory",
+                        &root,
+                        &Errno::NOENT.into(),
+                    ));
                     continue;
                 }
-                Err(e) => return Err(OutputError::io("create directory", &root, &e)),
+                Err(e) => return Err(OutputError::io("create directory", &root, &e.into())),
             }
-            match fs::symlink_metadata(&root) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
+            let staging_root = match open_dir(&out, STAGING_DIR_NAME) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    last_err = Some(OutputError::io("open", &root, &e));
+                    continue;
+                }
+                Err(e) if is_not_a_dir(&e) => {
                     return Err(OutputError::new(
                         OutputErrorCode::FileWriteError,
                         format!(
@@ -720,27 +809,25 @@ impl Staging {
                         Some(&root),
                     ));
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    last_err = Some(OutputError::io("inspect", &root, &e));
-                    continue;
-                }
-                Err(e) => return Err(OutputError::io("inspect", &root, &e)),
-            }
+                Err(e) => return Err(OutputError::io("open", &root, &e)),
+            };
             // Redelivery after a crash: this run's own leftovers go first (§5.2) — except a node
             // dir a forced swap had moved out when the crash came: it goes back first.
-            self.restore_interrupted_swap()?;
-            remove_tree(&run).map_err(|e| OutputError::io("remove leftover staging", &run, &e))?;
-            match fs::create_dir(&run) {
-                Ok(()) => {
-                    ready = true;
-                    break;
-                }
+            self.restore_interrupted_swap(&out, &staging_root, &run_name)?;
+            remove_tree_at(staging_root.as_fd(), &run_name)
+                .map_err(|e| OutputError::io("remove leftover staging", &run, &e))?;
+            match rfs::mkdirat(&staging_root, run_name.as_str(), DIR_MODE) {
+                Ok(()) => {}
                 // `.onex-staging` was rmdir'ed by a concurrent run's cleanup: recreate it.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    last_err = Some(OutputError::io("create directory", &run, &e));
+                Err(Errno::NOENT) => {
+                    last_err = Some(OutputError::io(
+                        "create directory",
+                        &run,
+                        &Errno::NOENT.into(),
+                    ));
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(Errno::EXIST) => {
                     return Err(OutputError::new(
                         OutputErrorCode::FileWriteError,
                         format!(
@@ -751,103 +838,88 @@ impl Staging {
                         Some(&run),
                     ));
                 }
-                Err(e) => return Err(OutputError::io("create directory", &run, &e)),
+                Err(e) => return Err(OutputError::io("create directory", &run, &e.into())),
             }
-        }
-        if !ready {
-            return Err(last_err.unwrap_or_else(|| {
-                OutputError::new(
-                    OutputErrorCode::FileWriteError,
-                    format!("could not create '{}'", run.display()),
-                    Some(&run),
-                )
-            }));
-        }
-        let staged = self.plan.staged_node_dir.clone();
-        fs::create_dir(&staged).map_err(|e| OutputError::io("create directory", &staged, &e))?;
-        self.purge_stale();
-        Ok(())
-    }
-
-    /// Creates the missing directories of `<out>`, recording those this run created. A directory
-    /// created concurrently by someone else is not recorded (not ours to remove).
-    fn ensure_out_dir(&mut self) -> Result<(), OutputError> {
-        let out = self.plan.out_dir.clone();
-        let mut missing = Vec::new();
-        let mut cur = out.as_path();
-        loop {
-            match fs::metadata(cur) {
-                Ok(m) if m.is_dir() => break,
-                Ok(_) => {
-                    return Err(OutputError::new(
-                        OutputErrorCode::DirectoryNotFound,
-                        format!("'{}' is not a directory", cur.display()),
-                        Some(cur),
-                    ));
+            let run_fd = open_dir(&staging_root, &run_name)
+                .map_err(|e| OutputError::io("open", &run, &e))?;
+            let staged = self.plan.staged_node_dir.clone();
+            let staged_fd = rfs::mkdirat(&run_fd, self.plan.node_dir_name.as_str(), DIR_MODE)
+                .map_err(io::Error::from)
+                .and_then(|()| open_dir(&run_fd, &self.plan.node_dir_name));
+            let staged_fd = match staged_fd {
+                Ok(fd) => fd,
+                Err(e) => {
+                    // Undo what this attempt made; the drop then rmdirs the created dirs.
+                    let _ = remove_tree_at(staging_root.as_fd(), &run_name);
+                    let _ = rfs::unlinkat(&out, STAGING_DIR_NAME, AtFlags::REMOVEDIR);
+                    return Err(OutputError::io("create directory", &staged, &e));
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    missing.push(cur.to_path_buf());
-                    cur = match cur.parent() {
-                        Some(p) => p,
-                        None => {
-                            return Err(OutputError::io("find an existing ancestor of", &out, &e));
-                        }
-                    };
-                }
-                Err(e) => return Err(OutputError::io("inspect", cur, &e)),
-            }
+            };
+            self.dirs = Some(Dirs {
+                out,
+                staging_root,
+                run: run_fd,
+                staged: staged_fd,
+            });
+            self.purge_stale();
+            return Ok(());
         }
-        for dir in missing.into_iter().rev() {
-            match fs::create_dir(&dir) {
-                Ok(()) => self.created_dirs.push(dir),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-                Err(e) => return Err(OutputError::io("create directory", &dir, &e)),
-            }
-        }
-        Ok(())
+        Err(last_err.unwrap_or_else(|| {
+            OutputError::new(
+                OutputErrorCode::FileWriteError,
+                format!("could not create '{}'", run.display()),
+                Some(&run),
+            )
+        }))
     }
 
     /// Removes other runs' staging dirs (named by a UUID) whose mtime is older than 24 h.
     /// Failures are logged, never fatal: another run may be purging the same dir.
     fn purge_stale(&mut self) {
-        let Ok(entries) = fs::read_dir(&self.plan.staging_root) else {
+        let Some(dirs) = self.dirs.as_ref() else {
             return;
         };
-        let now = SystemTime::now();
+        let Ok(names) = list_dir(dirs.staging_root.as_fd()) else {
+            return;
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let own = self.plan.correlation_id;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| Uuid::parse_str(n).ok()) else {
+        let mut purged = Vec::new();
+        for name in names {
+            let Some(id) = Uuid::parse_str(&name).ok() else {
                 continue;
             };
             if id == own {
                 continue;
             }
-            let path = entry.path();
-            let Ok(meta) = fs::symlink_metadata(&path) else {
+            let Ok(st) = rfs::statat(&dirs.staging_root, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            else {
                 continue;
             };
-            if !meta.is_dir() {
+            if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
                 continue;
             }
-            let old = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > STALE_STAGING_AGE);
-            if !old {
+            // `st_mtime` is i64 here but narrower on some targets.
+            #[allow(clippy::useless_conversion)]
+            let age = now.saturating_sub(i64::from(st.st_mtime));
+            if age <= STALE_STAGING_AGE.as_secs() as i64 {
                 continue;
             }
-            match remove_tree(&path) {
+            let path = self.plan.staging_root.join(&name);
+            match remove_tree_at(dirs.staging_root.as_fd(), &name) {
                 Ok(()) => {
                     tracing::info!(path = %path.display(), "purged stale staging dir");
-                    self.purged.push(path);
+                    purged.push(path);
                 }
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "could not purge stale staging dir")
                 }
             }
         }
+        self.purged.extend(purged);
     }
 
     /// Writes one file into the staged node dir (`rel_path` relative to it, `/`-separated; no
@@ -868,53 +940,38 @@ impl Staging {
             OutputError::new(OutputErrorCode::FileWriteError, m, None).with_file(rel_path)
         })?;
         let (file_name, dirs) = parts.split_last().expect("split_rel_path returns ≥ 1 part");
-        let mut dir = self.plan.staged_node_dir.clone();
-        for d in dirs {
-            dir.push(d);
-            match fs::symlink_metadata(&dir) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(OutputError::new(
-                        OutputErrorCode::FileWriteError,
-                        format!(
-                            "cannot write '{rel_path}': '{}' is a symlink or a file, not a directory",
-                            dir.display()
-                        ),
-                        Some(&dir),
-                    )
-                    .with_file(rel_path));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).map_err(|e| {
-                        OutputError::io("create directory", &dir, &e).with_file(rel_path)
-                    })?;
-                    self.staged_dirs.push(dir.clone());
-                }
-                Err(e) => return Err(OutputError::io("inspect", &dir, &e).with_file(rel_path)),
+        let parent = self.staged_parent(rel_path, dirs)?;
+        let dir_fd = match parent {
+            Some(i) => self.staged_dirs[i].1.as_fd(),
+            None => self.dirs()?.staged.as_fd(),
+        };
+        let path = self.plan.staged_node_dir.join(rel_path);
+        // O_EXCL | O_NOFOLLOW: never follows a symlink planted at the target, never overwrites.
+        let fd = rfs::openat(
+            dir_fd,
+            *file_name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            FILE_MODE,
+        )
+        .map_err(|e| {
+            if e == Errno::EXIST {
+                let what = match rfs::statat(dir_fd, *file_name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                        "a symlink is in its place"
+                    }
+                    _ => "it is written twice",
+                };
+                OutputError::new(
+                    OutputErrorCode::FileWriteError,
+                    format!("cannot write '{rel_path}': {what}"),
+                    Some(&path),
+                )
+            } else {
+                OutputError::io("create file", &path, &e.into())
             }
-        }
-        let path = dir.join(file_name);
-        // create_new = O_EXCL: never follows a symlink planted at the target, never overwrites.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    let what = match fs::symlink_metadata(&path) {
-                        Ok(m) if m.file_type().is_symlink() => "a symlink is in its place",
-                        _ => "it is written twice",
-                    };
-                    OutputError::new(
-                        OutputErrorCode::FileWriteError,
-                        format!("cannot write '{rel_path}': {what}"),
-                        Some(&path),
-                    )
-                } else {
-                    OutputError::io("create file", &path, &e)
-                }
-                .with_file(rel_path)
-            })?;
+            .with_file(rel_path)
+        })?;
+        let mut f = File::from(fd);
         f.write_all(bytes)
             .map_err(|e| OutputError::io("write", &path, &e).with_file(rel_path))?;
         if self.opts.fsync {
@@ -926,6 +983,59 @@ impl Staging {
             bytes: bytes.len() as u64,
         });
         Ok(self.files.last().expect("just pushed"))
+    }
+
+    /// The directory `dirs` (inside the staged node dir) as an index into `staged_dirs`, created
+    /// as needed; `None` is the staged node dir itself.
+    fn staged_parent(
+        &mut self,
+        rel_path: &str,
+        dirs: &[&str],
+    ) -> Result<Option<usize>, OutputError> {
+        let mut cur: Option<usize> = None;
+        let mut rel = String::new();
+        for d in dirs {
+            if !rel.is_empty() {
+                rel.push('/');
+            }
+            rel.push_str(d);
+            if let Some(i) = self.staged_dirs.iter().position(|(r, _)| *r == rel) {
+                cur = Some(i);
+                continue;
+            }
+            let path = self.plan.staged_node_dir.join(&rel);
+            let parent = match cur {
+                Some(i) => self.staged_dirs[i].1.as_fd(),
+                None => self.dirs()?.staged.as_fd(),
+            };
+            match rfs::mkdirat(parent, *d, DIR_MODE) {
+                // An entry already there is used only if it is a real directory (below).
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => {
+                    return Err(
+                        OutputError::io("create directory", &path, &e.into()).with_file(rel_path)
+                    );
+                }
+            }
+            let fd = open_dir(parent, d).map_err(|e| {
+                if is_not_a_dir(&e) {
+                    OutputError::new(
+                        OutputErrorCode::FileWriteError,
+                        format!(
+                            "cannot write '{rel_path}': '{}' is a symlink or a file, not a directory",
+                            path.display()
+                        ),
+                        Some(&path),
+                    )
+                } else {
+                    OutputError::io("open", &path, &e)
+                }
+                .with_file(rel_path)
+            })?;
+            self.staged_dirs.push((rel.clone(), fd));
+            cur = Some(self.staged_dirs.len() - 1);
+        }
+        Ok(cur)
     }
 
     /// Writes `files` in order, calling `on_progress` after each (WritingProgress).
@@ -964,12 +1074,31 @@ impl Staging {
                 Some(&self.plan.staged_node_dir),
             ));
         }
+        let staged = self.dirs()?.staged.as_fd();
         let total = self.files.len();
         for (i, f) in self.files.iter().enumerate() {
             let path = self.plan.staged_node_dir.join(&f.rel_path);
-            File::open(&path)
-                .and_then(|h| h.sync_all())
-                .map_err(|e| OutputError::io("fsync", &path, &e).with_file(&f.rel_path))?;
+            let (dir, name) = match f.rel_path.rsplit_once('/') {
+                Some((d, n)) => match self.staged_dirs.iter().find(|(r, _)| r == d) {
+                    Some((_, fd)) => (fd.as_fd(), n),
+                    None => {
+                        return Err(OutputError::new(
+                            OutputErrorCode::FileWriteError,
+                            format!("cannot sync '{}': its directory was not staged", f.rel_path),
+                            Some(&path),
+                        ));
+                    }
+                },
+                None => (staged, f.rel_path.as_str()),
+            };
+            rfs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .and_then(rfs::fsync)
+            .map_err(|e| OutputError::io("fsync", &path, &e.into()).with_file(&f.rel_path))?;
             on_progress(&WriteProgress {
                 current_file: &f.rel_path,
                 files_written: i + 1,
@@ -985,15 +1114,17 @@ impl Staging {
     fn sync_staged_dirs(&self) -> Result<(), OutputError> {
         // Deepest first: not required (every entry is fsynced before the rename), but it is the
         // order in which the entries must become durable.
-        for d in self
-            .staged_dirs
-            .iter()
-            .rev()
-            .chain(std::iter::once(&self.plan.staged_node_dir))
-        {
-            fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
+        for (rel, fd) in self.staged_dirs.iter().rev() {
+            rfs::fsync(fd).map_err(|e| {
+                OutputError::io(
+                    "fsync directory",
+                    &self.plan.staged_node_dir.join(rel),
+                    &e.into(),
+                )
+            })?;
         }
-        Ok(())
+        rfs::fsync(&self.dirs()?.staged)
+            .map_err(|e| OutputError::io("fsync directory", &self.plan.staged_node_dir, &e.into()))
     }
 
     /// Moves the staged node dir to `<out>/node_…`: fsyncs the staged directories, renames
@@ -1015,30 +1146,35 @@ impl Staging {
                 Some(&self.plan.staged_node_dir),
             ));
         }
-        let staged = self.plan.staged_node_dir.clone();
         let target = self.plan.node_dir.clone();
         if self.opts.fsync && !self.synced {
             self.sync_staged_dirs()?;
         }
-        let exists = match fs::symlink_metadata(&target) {
+        let dirs = self.dirs()?;
+        let name = self.plan.node_dir_name.as_str();
+        let exists = match rfs::statat(&dirs.out, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => return Err(OutputError::io("inspect", &target, &e)),
+            Err(Errno::NOENT) => false,
+            Err(e) => return Err(OutputError::io("inspect", &target, &e.into())),
         };
         let mut replaced_existing = false;
         if !exists {
-            self.rename_into_place(&staged, &target)?;
+            self.rename_into_place()?;
         } else if !self.plan.force {
             return Err(exists_error(&target));
         } else {
-            replaced_existing = self.replace(&staged, &target)?;
+            replaced_existing = self.replace()?;
         }
         if self.opts.fsync || self.synced {
             // The rename is durable once <out> is, and <out> itself once the parents of the
             // directories this run created are.
-            let parents = self.created_dirs.iter().filter_map(|d| d.parent());
-            for d in std::iter::once(self.plan.out_dir.as_path()).chain(parents) {
-                fsync_dir(d).map_err(|e| OutputError::io("fsync directory", d, &e))?;
+            let dirs = self.dirs()?;
+            rfs::fsync(&dirs.out)
+                .map_err(|e| OutputError::io("fsync directory", &self.plan.out_dir, &e.into()))?;
+            for (c, path) in self.created.iter().zip(&self.created_dirs) {
+                rfs::fsync(&c.parent).map_err(|e| {
+                    OutputError::io("fsync directory", path.parent().unwrap_or(path), &e.into())
+                })?;
             }
         }
         self.state = State::Placed;
@@ -1050,42 +1186,71 @@ impl Staging {
         })
     }
 
-    fn rename_into_place(&self, staged: &Path, target: &Path) -> Result<(), OutputError> {
-        self.rename(staged, target, &self.plan.out_dir)
+    /// Takes the placed node dir back out of `<out>` (a stage after writing failed): it moves
+    /// into the run's staging and is deleted there, through the same directory descriptors.
+    pub fn unplace(&mut self) -> io::Result<()> {
+        let dirs = self
+            .dirs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("staging not prepared"))?;
+        const SLOT: &str = "rolled-back";
+        rfs::renameat(&dirs.out, self.plan.node_dir_name.as_str(), &dirs.run, SLOT)?;
+        remove_tree_at(dirs.run.as_fd(), SLOT)
+    }
+
+    fn rename_into_place(&self) -> Result<(), OutputError> {
+        let dirs = self.dirs()?;
+        let name = self.plan.node_dir_name.as_str();
+        self.rename((&dirs.run, name), (&dirs.out, name), &dirs.out)
             .map_err(|e| {
                 if is_exists(&e) {
-                    exists_error(target)
+                    exists_error(&self.plan.node_dir)
                 } else {
-                    OutputError::io(&format!("rename '{}' to", staged.display()), target, &e)
+                    OutputError::io(
+                        &format!("rename '{}' to", self.plan.staged_node_dir.display()),
+                        &self.plan.node_dir,
+                        &e,
+                    )
                 }
             })
     }
 
-    fn rename(&self, from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+    fn rename(
+        &self,
+        from: (&OwnedFd, &str),
+        to: (&OwnedFd, &str),
+        lock_dir: &OwnedFd,
+    ) -> io::Result<()> {
         if self.opts.fault == Some(Fault::NoRenameNoreplace) {
             return locked_rename(from, to, lock_dir);
         }
         rename_noreplace(from, to, lock_dir)
     }
 
-    /// Force: old dir → run staging, new dir → target, delete old. Returns whether an old dir was
-    /// actually replaced (it may have vanished meanwhile).
-    /// Where a forced swap parks the node dir it replaces.
-    fn old_slot(&self) -> PathBuf {
-        self.plan
-            .run_staging
-            .join(format!("replaced-{}", self.plan.node_dir_name))
+    /// Where a forced swap parks the node dir it replaces (inside the run staging).
+    fn old_slot_name(&self) -> String {
+        format!("replaced-{}", self.plan.node_dir_name)
     }
 
     /// A crash between moving the old node dir out and moving the new one in leaves the user's
     /// dir in our staging and no node dir in `<out>`: put it back before the leftovers are
     /// deleted, so a redelivered run starts from `<out>` as the user had it.
-    fn restore_interrupted_swap(&self) -> Result<(), OutputError> {
-        let slot = self.old_slot();
-        if fs::symlink_metadata(&slot).is_err() {
+    fn restore_interrupted_swap(
+        &self,
+        out: &OwnedFd,
+        staging_root: &OwnedFd,
+        run_name: &str,
+    ) -> Result<(), OutputError> {
+        let run = match open_dir(staging_root, run_name) {
+            Ok(fd) => fd,
+            Err(_) => return Ok(()),
+        };
+        let slot = self.old_slot_name();
+        if rfs::statat(&run, slot.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_err() {
             return Ok(());
         }
-        match self.rename(&slot, &self.plan.node_dir, &self.plan.out_dir) {
+        let name = self.plan.node_dir_name.as_str();
+        match self.rename((&run, &slot), (out, name), out) {
             Ok(()) => {
                 tracing::warn!(
                     node_dir = %self.plan.node_dir.display(),
@@ -1098,25 +1263,31 @@ impl Staging {
             Err(e) if is_exists(&e) => Ok(()),
             Err(e) => Err(OutputError::io(
                 "restore the node dir parked by an interrupted replace:",
-                &slot,
+                &self.plan.run_staging.join(&slot),
                 &e,
             )),
         }
     }
 
-    fn replace(&mut self, staged: &Path, target: &Path) -> Result<bool, OutputError> {
-        let old_slot = self.old_slot();
-        match self.rename(target, &old_slot, &self.plan.run_staging) {
+    /// Force: old dir → run staging, new dir → target, delete old. Returns whether an old dir was
+    /// actually replaced (it may have vanished meanwhile).
+    fn replace(&mut self) -> Result<bool, OutputError> {
+        let target = self.plan.node_dir.clone();
+        let old_slot = self.old_slot_name();
+        let old_slot_path = self.plan.run_staging.join(&old_slot);
+        let name = self.plan.node_dir_name.clone();
+        let dirs = self.dirs()?;
+        match self.rename((&dirs.out, &name), (&dirs.run, &old_slot), &dirs.run) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Removed by someone else meanwhile: nothing to replace.
-                self.rename_into_place(staged, target)?;
+                self.rename_into_place()?;
                 return Ok(false);
             }
             Err(e) => {
                 return Err(OutputError::io(
                     "move the existing node dir out of the way:",
-                    target,
+                    &target,
                     &e,
                 ));
             }
@@ -1125,14 +1296,14 @@ impl Staging {
             Some(Fault::ReplaceMoveIn | Fault::ReplaceMoveInAndRestore) => {
                 Err(io::Error::other("injected fault: move-in failed"))
             }
-            _ => self.rename(staged, target, &self.plan.out_dir),
+            _ => self.rename((&dirs.run, &name), (&dirs.out, &name), &dirs.out),
         };
         if let Err(e) = moved_in {
             let restored = match self.opts.fault {
                 Some(Fault::ReplaceMoveInAndRestore) => {
                     Err(io::Error::other("injected fault: restore failed"))
                 }
-                _ => self.rename(&old_slot, target, &self.plan.out_dir),
+                _ => self.rename((&dirs.run, &old_slot), (&dirs.out, &name), &dirs.out),
             };
             return Err(match restored {
                 Ok(()) => OutputError {
@@ -1141,7 +1312,7 @@ impl Staging {
                         "replacing '{}' failed: {e}; the previous directory was restored",
                         target.display()
                     ),
-                    path: Some(target.to_path_buf()),
+                    path: Some(target),
                     failed_file: None,
                     rollback_performed: true,
                 },
@@ -1154,18 +1325,18 @@ impl Staging {
                             "replacing '{}' failed: {e}; restoring the previous directory failed \
                              too: {e2}; it is kept at '{}'",
                             target.display(),
-                            old_slot.display()
+                            old_slot_path.display()
                         ),
-                        path: Some(old_slot),
+                        path: Some(old_slot_path),
                         failed_file: None,
                         rollback_performed: false,
                     }
                 }
             });
         }
-        if let Err(e) = remove_tree(&old_slot) {
+        if let Err(e) = remove_tree_at(dirs.run.as_fd(), &old_slot) {
             // Not fatal: the new node dir is in place; cleanup removes the run staging again.
-            tracing::warn!(path = %old_slot.display(), error = %e, "could not delete the replaced node dir");
+            tracing::warn!(path = %old_slot_path.display(), error = %e, "could not delete the replaced node dir");
         }
         Ok(true)
     }
@@ -1180,26 +1351,35 @@ impl Staging {
         let failed = self.state != State::Placed;
         self.state = State::Done;
         let run = &self.plan.run_staging;
-        if self.preserve_run_staging || (failed && self.opts.keep_failed) {
-            if fs::symlink_metadata(run).is_ok() {
-                tracing::warn!(path = %run.display(), "staging dir kept");
-                report.kept = Some(run.clone());
+        let run_name = self.run_name();
+        if let Some(dirs) = &self.dirs {
+            if self.preserve_run_staging || (failed && self.opts.keep_failed) {
+                if rfs::statat(
+                    &dirs.staging_root,
+                    run_name.as_str(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .is_ok()
+                {
+                    tracing::warn!(path = %run.display(), "staging dir kept");
+                    report.kept = Some(run.clone());
+                }
+                return report;
             }
-            return report;
+            match remove_tree_at(dirs.staging_root.as_fd(), &run_name) {
+                Ok(()) => report.removed_run_staging = true,
+                Err(e) => report
+                    .problems
+                    .push(format!("cannot remove '{}': {e}", run.display())),
+            }
+            // rmdir fails on a non-empty dir: another run's staging or files keep it.
+            if rfs::unlinkat(&dirs.out, STAGING_DIR_NAME, AtFlags::REMOVEDIR).is_ok() {
+                report.removed_dirs.push(self.plan.staging_root.clone());
+            }
         }
-        match remove_tree(run) {
-            Ok(()) => report.removed_run_staging = true,
-            Err(e) => report
-                .problems
-                .push(format!("cannot remove '{}': {e}", run.display())),
-        }
-        // rmdir fails on a non-empty dir: another run's staging or files keep it.
-        if fs::remove_dir(&self.plan.staging_root).is_ok() {
-            report.removed_dirs.push(self.plan.staging_root.clone());
-        }
-        for d in self.created_dirs.iter().rev() {
-            if fs::remove_dir(d).is_ok() {
-                report.removed_dirs.push(d.clone());
+        for (c, path) in self.created.iter().zip(&self.created_dirs).rev() {
+            if rfs::unlinkat(&c.parent, c.name.as_str(), AtFlags::REMOVEDIR).is_ok() {
+                report.removed_dirs.push(path.clone());
             }
         }
         report
@@ -1228,6 +1408,11 @@ fn is_exists(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::AlreadyExists || e.kind() == io::ErrorKind::DirectoryNotEmpty
 }
 
+/// ENOTDIR, or ELOOP from `O_NOFOLLOW` meeting a symlink.
+fn is_not_a_dir(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotADirectory || e.raw_os_error() == Some(Errno::LOOP.raw_os_error())
+}
+
 /// Splits a relative `/`-separated path into plain components, refusing anything that could
 /// leave the staged node dir.
 fn split_rel_path(rel: &str) -> Result<Vec<&str>, String> {
@@ -1251,25 +1436,188 @@ fn split_rel_path(rel: &str) -> Result<Vec<&str>, String> {
     Ok(parts)
 }
 
-/// `rm -r` that treats "already gone" as success and never follows symlinks (std's
-/// remove_dir_all removes a symlink itself, not its target).
-fn remove_tree(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(m) if m.is_dir() => match fs::remove_dir_all(p) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            r => r,
-        },
-        Ok(_) => match fs::remove_file(p) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            r => r,
-        },
-    }
+const DIR_MODE: Mode = Mode::from_raw_mode(0o777);
+const FILE_MODE: Mode = Mode::from_raw_mode(0o666);
+
+/// Opens the directory `name` in `dir` without following a symlink (ELOOP / ENOTDIR otherwise).
+fn open_dir(dir: impl AsFd, name: &str) -> io::Result<OwnedFd> {
+    Ok(rfs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
-fn fsync_dir(p: &Path) -> io::Result<()> {
-    File::open(p)?.sync_all()
+/// The allowed roots with symlinks resolved as far as they exist.
+fn canonical_roots(roots: &[PathBuf]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .map(|r| canonical_lenient(r).unwrap_or_else(|| r.clone()))
+        .collect()
+}
+
+/// Opens the directory `target` (absolute, canonical: no symlink, `.` or `..`) from the allowed
+/// root it lies in, never following a symlink below that root: the root — or, when the root does
+/// not exist yet, its nearest existing ancestor — is opened by path (the anchor G6 checked), and
+/// every component after it with `O_NOFOLLOW`, so a component flipped to a symlink meanwhile
+/// fails the run instead of redirecting it. `target` may also be an ancestor of a root that does
+/// not exist yet (G6's probe of where the root will be created). With `created`, missing
+/// components are made with `mkdirat` and recorded; without, they are an error.
+fn open_beneath(
+    target: &Path,
+    roots: &[PathBuf],
+    mut created: Option<&mut Vec<CreatedDir>>,
+) -> Result<OwnedFd, OutputError> {
+    let base = roots.iter().find_map(|r| {
+        if target.starts_with(r) {
+            Some(r.as_path())
+        } else if r.starts_with(target) {
+            Some(target)
+        } else {
+            None
+        }
+    });
+    let Some(base) = base else {
+        return Err(OutputError::new(
+            OutputErrorCode::OutputOutsideRoot,
+            format!(
+                "'{}' is outside the allowed roots ({})",
+                target.display(),
+                roots
+                    .iter()
+                    .map(|r| format!("'{}'", r.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(target),
+        ));
+    };
+    let (anchor, _) = nearest_existing(base).ok_or_else(|| {
+        OutputError::new(
+            OutputErrorCode::DirectoryNotFound,
+            format!("no part of '{}' exists", base.display()),
+            Some(base),
+        )
+    })?;
+    let mut cur = rfs::open(
+        &anchor,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| OutputError::io("open", &anchor, &e.into()))?;
+    let mut path = anchor.clone();
+    let rest = target.strip_prefix(&anchor).map_err(|_| {
+        OutputError::new(
+            OutputErrorCode::OutputOutsideRoot,
+            format!("'{}' is not below '{}'", target.display(), anchor.display()),
+            Some(target),
+        )
+    })?;
+    for comp in rest.components() {
+        let Component::Normal(name) = comp else {
+            return Err(OutputError::new(
+                OutputErrorCode::OutputOutsideRoot,
+                format!(
+                    "'{}': '{}' not allowed",
+                    target.display(),
+                    comp.as_os_str().display()
+                ),
+                Some(target),
+            ));
+        };
+        let Some(name) = name.to_str() else {
+            return Err(OutputError::new(
+                OutputErrorCode::DirectoryNotFound,
+                format!("'{}' is not valid UTF-8", target.display()),
+                Some(target),
+            ));
+        };
+        path.push(name);
+        let not_a_dir = |path: &Path| {
+            OutputError::new(
+                OutputErrorCode::DirectoryNotFound,
+                format!(
+                    "'{}' is not a directory (a symlink or a file)",
+                    path.display()
+                ),
+                Some(path),
+            )
+        };
+        cur = match open_dir(&cur, name) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && created.is_some() => {
+                match rfs::mkdirat(&cur, name, DIR_MODE) {
+                    Ok(()) => {
+                        let parent = cur
+                            .try_clone()
+                            .map_err(|e| OutputError::io("open", &path, &e))?;
+                        if let Some(c) = created.as_deref_mut() {
+                            c.push(CreatedDir {
+                                parent,
+                                name: name.to_string(),
+                                path: path.clone(),
+                            });
+                        }
+                    }
+                    // Created concurrently by someone else: not ours to remove.
+                    Err(Errno::EXIST) => {}
+                    Err(e) => return Err(OutputError::io("create directory", &path, &e.into())),
+                }
+                match open_dir(&cur, name) {
+                    Ok(fd) => fd,
+                    Err(e) if is_not_a_dir(&e) => return Err(not_a_dir(&path)),
+                    Err(e) => return Err(OutputError::io("open", &path, &e)),
+                }
+            }
+            Err(e) if is_not_a_dir(&e) => return Err(not_a_dir(&path)),
+            Err(e) => return Err(OutputError::io("open", &path, &e)),
+        };
+    }
+    Ok(cur)
+}
+
+/// The names in a directory, `.` and `..` left out.
+fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in rfs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        // Names that are not UTF-8 were not written by onex; they are removed all the same.
+        names.push(String::from_utf8_lossy(name).into_owned());
+    }
+    Ok(names)
+}
+
+/// `rm -r dir/name` through descriptors: "already gone" is success, symlinks are removed, never
+/// followed.
+fn remove_tree_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+        Ok(st) => st,
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let sub = match open_dir(dir, name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            r => r?,
+        };
+        for child in list_dir(sub.as_fd())? {
+            remove_tree_at(sub.as_fd(), &child)?;
+        }
+        match rfs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    } else {
+        match rfs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Renames `from` to `to` unless `to` exists (then AlreadyExists / DirectoryNotEmpty), atomically:
@@ -1277,33 +1625,40 @@ fn fsync_dir(p: &Path) -> io::Result<()> {
 /// systems, an exclusive flock on `lock_dir` (the directory receiving the entry, shared by every
 /// onex run) around check + rename. Locking the directory itself leaves no lock file behind,
 /// which a lock file would (or would race when removed).
-fn rename_noreplace(from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+fn rename_noreplace(
+    from: (&OwnedFd, &str),
+    to: (&OwnedFd, &str),
+    lock_dir: &OwnedFd,
+) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        use rustix::fs::{RenameFlags, renameat_with};
+        match renameat_with(from.0, from.1, to.0, to.1, RenameFlags::NOREPLACE) {
             Ok(()) => return Ok(()),
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {}
             Err(e) => return Err(e.into()),
         }
     }
     locked_rename(from, to, lock_dir)
 }
 
-fn locked_rename(from: &Path, to: &Path, lock_dir: &Path) -> io::Result<()> {
+fn locked_rename(
+    from: (&OwnedFd, &str),
+    to: (&OwnedFd, &str),
+    lock_dir: &OwnedFd,
+) -> io::Result<()> {
     use rustix::fs::{FlockOperation, flock};
-    let dir = File::open(lock_dir)?;
-    flock(&dir, FlockOperation::LockExclusive)?;
-    let result = match fs::symlink_metadata(to) {
+    flock(lock_dir, FlockOperation::LockExclusive)?;
+    let result = match rfs::statat(to.0, to.1, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(_) => Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("'{}' exists", to.display()),
+            format!("'{}' exists", to.1),
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::rename(from, to),
-        Err(e) => Err(e),
+        Err(Errno::NOENT) => rfs::renameat(from.0, from.1, to.0, to.1).map_err(io::Error::from),
+        Err(e) => Err(e.into()),
     };
-    // Closing the fd releases the lock as well; unlock explicitly for clarity of scope.
-    let _ = flock(&dir, FlockOperation::Unlock);
+    // The lock lives as long as the descriptor (shared by the whole run): release it here.
+    let _ = flock(lock_dir, FlockOperation::Unlock);
     result
 }
 

@@ -33,12 +33,7 @@ impl StagingRes {
 
     /// Takes the placed directory back out of `<out>` (into the run's staging, then gone).
     fn unplace(&mut self, placed: &Placed) -> bool {
-        let run_staging = self.staging.plan().run_staging.clone();
-        let slot = run_staging.join("rolled-back");
-        let moved = std::fs::create_dir_all(&run_staging)
-            .and_then(|()| std::fs::rename(&placed.node_dir, &slot))
-            .and_then(|()| std::fs::remove_dir_all(&slot));
-        match moved {
+        match self.staging.unplace() {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(path = %placed.node_dir.display(), "rolling back the placed node directory: {e}");
