@@ -2,7 +2,7 @@
 """Generate nodes/generation/templates/omnibase_core_symbols.json from the installed omnibase-core.
 
 The template pack's G4/G11 checks read this table; it is generated, never written by hand
-(generation-pipeline spec §4.9). Run it with a Python >= 3.12 that has the pinned release:
+(docs/generation.md §4.9). Run it with a Python >= 3.12 that has the pinned release:
 
     "$(scripts/python-env.sh)" scripts/gen-symbol-table.py --pin 0.47.57
 

@@ -2,7 +2,7 @@
 """Rewrites the `hash:` line of every nodes/*/node.manifest.yaml.
 
 The hash is the sha256 of the node's other files, sorted by path, each as path, NUL, bytes
-(the rule generated nodes follow, generation-pipeline spec §4.4). The test
+(the rule generated nodes follow, docs/generation.md §4.4). The test
 `shipped_manifests_hash_their_files` fails when a contract changed without this being run.
 """
 import hashlib, pathlib, re, sys

@@ -21,7 +21,7 @@ fn onex(state: &Path) -> Command {
     c
 }
 
-/// Every file under `dir`, relative, with run-dependent fields (§4.6) masked.
+/// Every file under `dir`, relative, with run-dependent fields (docs/generation.md §4.6) masked.
 fn masked_tree(dir: &Path, cid: &str) -> Vec<(String, String)> {
     let ts = regex::Regex::new(r"\d{4}-\d{2}-\d{2}(T[0-9:.]+Z)?").unwrap();
     let uuid =

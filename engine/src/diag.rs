@@ -58,7 +58,7 @@ pub fn did_you_mean<'a>(
 /// path:line:col severity CODE message
 ///  3 | node_type: SERVICE_MESH
 ///    |            ^^^^^^^^^^^^
-///   = help: use a §4 node_type such as COMPUTE_GENERIC
+///   = help: use a docs/dialects.md §4 node_type such as COMPUTE_GENERIC
 /// ```
 ///
 /// `source` gives the text of a file a diagnostic points into (`None`: no snippet, e.g. an

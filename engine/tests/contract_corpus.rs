@@ -1,4 +1,4 @@
-//! The real ONEX corpus (`tests/fixtures/onex-corpus`, spec §12): every file gets its INDEX.tsv
+//! The real ONEX corpus (`tests/fixtures/onex-corpus`, docs/dialects.md §12): every file gets its INDEX.tsv
 //! outcome and the findings the spec lists; the parallel pipeline has 5 waves; the `!include`
 //! fixture loads with include support and fails with ONEX002 without it.
 

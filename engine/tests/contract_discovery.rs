@@ -1,4 +1,4 @@
-//! Discovery (spec §1.1), usage errors, the `$ref` fragment rule, and rule ordering details that
+//! Discovery (docs/dialects.md §1.1), usage errors, the `$ref` fragment rule, and rule ordering details that
 //! fixtures alone do not pin down.
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The project's own YAML (the shipped pipeline contract, node contracts and manifests, the event
-//! catalogue) validates with no error and no warning (spec §8.3).
+//! catalogue) validates with no error and no warning (docs/dialects.md §8.3).
 
 use std::path::Path;
 

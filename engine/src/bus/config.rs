@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::BusError;
 
 /// Who connects: the one-shot CLI or a long-running service (orchestrator). Kafka producer
-/// idempotence is on for services and off for the CLI (generation-pipeline §5.2).
+/// idempotence is on for services and off for the CLI (docs/bus.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Cli,

@@ -1,4 +1,4 @@
-//! A run's events in `seq` order (generation-pipeline §5.1). No broker orders across topics, so
+//! A run's events in `seq` order (docs/bus.md "Order"). No broker orders across topics, so
 //! observers (CLI progress, `onex trace`, `onex events replay`) feed what they receive into a
 //! [`RunOrderer`], which releases each run's events by seq, drops duplicates (same event_id or
 //! an already released seq), waits up to `gap_wait` (2 s in the spec) for a missing seq and then

@@ -32,7 +32,7 @@ const fn r(
 
 use Severity::{Error as E, Info as I, Warning as W};
 
-/// All rules, in code order (spec onex-contracts.md §3–§10).
+/// All rules, in code order (docs/dialects.md §3–§10).
 pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX001",
@@ -91,8 +91,8 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX014",
         E,
-        "`node_type` in the §4 vocabulary",
-        "use one of COMPUTE_GENERIC, EFFECT_GENERIC, REDUCER_GENERIC, ORCHESTRATOR_GENERIC or another §4 spelling",
+        "`node_type` in the vocabulary of docs/dialects.md §4",
+        "use one of COMPUTE_GENERIC, EFFECT_GENERIC, REDUCER_GENERIC, ORCHESTRATOR_GENERIC or another spelling of docs/dialects.md §4",
     ),
     r(
         "ONEX015",
@@ -271,8 +271,8 @@ pub static RULES: &[RuleInfo] = &[
     r(
         "ONEX049",
         E,
-        "every graph node has a `node_type` in the §4 vocabulary",
-        "use a §4 node_type such as COMPUTE_GENERIC",
+        "every graph node has a `node_type` in the vocabulary of docs/dialects.md §4",
+        "use a node_type of docs/dialects.md §4 such as COMPUTE_GENERIC",
     ),
     r(
         "ONEX050",

@@ -1,4 +1,4 @@
-//! Execution graphs (spec §8.1): `workflow_coordination.workflow_definition` of dialect C
+//! Execution graphs (docs/dialects.md §8.1): `workflow_coordination.workflow_definition` of dialect C
 //! orchestrators and of our dialect X contracts, as a petgraph DAG ([`WorkflowGraph`]), its
 //! topological order and execution waves, and the graph rules ONEX040–051.
 //!
@@ -16,7 +16,7 @@ use super::rules::{Ctx, idx, ptr, show};
 /// Where the workflow definition lives in a contract.
 pub const WORKFLOW_DEFINITION: &str = "/workflow_coordination/workflow_definition";
 
-/// How a workflow runs (§8.1).
+/// How a workflow runs (docs/dialects.md §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutionMode {

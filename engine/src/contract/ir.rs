@@ -1,4 +1,4 @@
-//! Normalisation (spec §4, §5, §11): canonical `node_type` + kind, semantic versions, model
+//! Normalisation (docs/dialects.md §4, §5, §11): canonical `node_type` + kind, semantic versions, model
 //! references and the normalised view of a contract handed to the engine.
 
 use serde::Serialize;
@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::validate::Dialect;
 
-/// The execution kind of a node type (§4).
+/// The execution kind of a node type (docs/dialects.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -40,7 +40,7 @@ pub struct NormalizedNodeType {
     pub kind: Kind,
 }
 
-/// Normalises a `node_type` spelling (§4): trim, case-insensitive, trailing `_GENERIC` stripped.
+/// Normalises a `node_type` spelling (docs/dialects.md §4): trim, case-insensitive, trailing `_GENERIC` stripped.
 /// `None` when it is not in the vocabulary (ONEX014 / ONEX049).
 pub fn normalize_node_type(raw: &str) -> Option<NormalizedNodeType> {
     let t = raw.trim().to_ascii_uppercase();
@@ -67,7 +67,7 @@ pub fn normalize_node_type(raw: &str) -> Option<NormalizedNodeType> {
     })
 }
 
-/// A semantic version (§5).
+/// A semantic version (docs/dialects.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SemVer {
     pub major: u64,
@@ -267,7 +267,7 @@ pub fn model_ref(v: &Value) -> Option<ModelRef> {
     }
 }
 
-/// The normalised view of one contract (§11).
+/// The normalised view of one contract (docs/dialects.md §11).
 #[derive(Debug, Clone, Serialize)]
 pub struct ContractView {
     pub dialect: Dialect,
@@ -279,7 +279,7 @@ pub struct ContractView {
     pub output_model: Option<ModelRef>,
     pub subscribes: Vec<String>,
     pub publishes: Vec<String>,
-    /// The execution graph (§8.1), for dialect C orchestrators and dialect X.
+    /// The execution graph (docs/dialects.md §8.1), for dialect C orchestrators and dialect X.
     #[serde(skip)]
     pub graph: Option<super::graph::WorkflowGraph>,
     /// The FSM block (`state_machine` or its alias `state_transitions`), as written.

@@ -3,7 +3,7 @@
 //!
 //! Every rule works on `value` with JSON pointers and asks [`SourceDoc::locate`] where a node
 //! came from; nodes that came from an included file keep that file's path. Include rules
-//! (spec §7, ONEX068/080–085) are enforced here, while the value is built.
+//! (docs/dialects.md §7, ONEX068/080–085) are enforced here, while the value is built.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -15,7 +15,7 @@ use super::codes;
 use super::yaml::{self, YKind, YNode};
 use crate::diag::{Diagnostic, Pos};
 
-/// Largest contract file read (spec §1, ONEX001).
+/// Largest contract file read (docs/dialects.md §1.2, ONEX001).
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Largest included fragment (ONEX084).
 pub const MAX_INCLUDE_BYTES: u64 = 1024 * 1024;

@@ -1,4 +1,4 @@
-//! The one validation path shared by start-up, reload and `onex validate` (spec §1):
+//! The one validation path shared by start-up, reload and `onex validate` (docs/dialects.md §1):
 //! discovery → read → parse → classify → envelope → dialect detection and rules → topics.
 //! Every problem of every file is collected; nothing stops at the first finding.
 
@@ -33,7 +33,7 @@ impl Default for ValidateOptions {
     }
 }
 
-/// The contract dialects of spec §2 (B and G are `Generic`), plus manifests.
+/// The contract dialects of docs/dialects.md §2 (B and G are `Generic`), plus manifests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Dialect {
     A,
@@ -135,7 +135,7 @@ impl FileReport {
             .count()
     }
 
-    /// The normalised view (§11) of a loaded contract; `None` when the file did not load or was
+    /// The normalised view (docs/dialects.md §11) of a loaded contract; `None` when the file did not load or was
     /// skipped.
     pub fn view(&self) -> Option<super::ir::ContractView> {
         let (Some(doc), Some(dialect)) = (&self.doc, self.dialect) else {
@@ -176,7 +176,7 @@ impl Report {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Directory entries never descended into (spec §1).
+/// Directory entries never descended into (docs/dialects.md §1.1).
 const SKIP_DIRS: &[&str] = &["archived", "__pycache__", ".git", "node_modules"];
 
 fn skipped_name(name: &str) -> bool {
@@ -433,7 +433,7 @@ fn skipped_duplicates(diagnostics: &mut [Diagnostic], strict: bool) {
     }
 }
 
-/// Dialect detection, first match wins (spec §2).
+/// Dialect detection, first match wins (docs/dialects.md §2).
 pub fn detect(v: &Value) -> Dialect {
     let has = |k: &str| v.get(k).is_some();
     if has("handler_id") {
@@ -491,7 +491,7 @@ fn contract_rules(
     engine: Option<&dyn EngineKnowledge>,
 ) -> Option<NormalizedNodeType> {
     use rules::{effect, envelope, fsm, handler, topics, workflow};
-    // Envelope (§3).
+    // Envelope (docs/dialects.md §3).
     schema::check(ctx, "onex-envelope");
     envelope::semver_keys(ctx, dialect == Dialect::E);
     envelope::description_type(ctx);
@@ -516,7 +516,7 @@ fn contract_rules(
         }
         handler::archetype_matches_kind(ctx, nt.as_ref());
     }
-    // Dialect rules (§6–§9).
+    // Dialect rules (docs/dialects.md §6–§9).
     match dialect {
         Dialect::A => schema::check(ctx, "onex-dialect-a"),
         Dialect::C | Dialect::X => {
@@ -547,7 +547,7 @@ fn contract_rules(
         Dialect::Generic => schema::check(ctx, "onex-generic"),
         Dialect::NodeManifest | Dialect::ToolManifest | Dialect::VersionManifest => {}
     }
-    // Topics (§9.3).
+    // Topics (docs/dialects.md §9.3).
     topics::check(ctx);
     nt
 }

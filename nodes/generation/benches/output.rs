@@ -1,4 +1,4 @@
-//! Writing stage cost (generation-pipeline spec §4.8; stack.md "fsync … ≈ 5 ms"): stage the 12
+//! Writing stage cost (docs/generation.md §4.8; stack.md "fsync … ≈ 5 ms"): stage the 12
 //! files of a node (~30 KB), place the dir with the no-replace rename and clean up, with fsync on
 //! and off, on the real disk (`/var/tmp`) and on tmpfs (`/dev/shm`).
 //!
@@ -16,7 +16,7 @@ fn main() {
 
 const NODE: &str = "node_data_order_writer_effect";
 
-/// The 12 files of §4.1, ~30 KB in total (sizes like a rendered EFFECT node's).
+/// The 12 files of docs/generation.md §4.1, ~30 KB in total (sizes like a rendered EFFECT node's).
 fn node_files() -> Vec<(&'static str, Vec<u8>)> {
     [
         ("node.manifest.yaml", 4200),

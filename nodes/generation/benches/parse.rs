@@ -1,4 +1,4 @@
-//! Prompt parsing benchmark (spec §1 target: parse < 5 ms): every prompt of
+//! Prompt parsing benchmark (docs/generation.md §1 target: parse < 5 ms): every prompt of
 //! `tests/fixtures/acceptance/prompts.tsv`, one benchmark per case id, plus all 140 in a row and a
 //! 10 000-character prompt (the longest accepted), plus adversarial 10 000-character prompts.
 //! Run: `cargo bench -p onex-generation --bench parse`. Figures: docs/BENCHMARKS.md.

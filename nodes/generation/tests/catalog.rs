@@ -40,7 +40,7 @@ fn parsed() -> Value {
            "confidence_score": 0.78})
 }
 
-/// A valid payload for every event type of §5.3 (only required fields plus a few optional
+/// A valid payload for every event type of docs/generation.md §5.3 (only required fields plus a few optional
 /// ones, so both kinds are exercised).
 fn samples() -> Vec<(&'static str, Value)> {
     vec![

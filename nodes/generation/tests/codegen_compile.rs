@@ -1,5 +1,5 @@
 //! Compilation gates G13 (mypy) and G14 (py_compile + import test), the Python probe and
-//! compilation_status (generation-pipeline spec §1, §2). The node directory must be unchanged
+//! compilation_status (docs/generation.md §1, §2). The node directory must be unchanged
 //! after every gate (no __pycache__, no .mypy_cache).
 //!
 //! Interpreters: system `python3` (3.11 on the project's machines: no omnibase_core, no mypy) and
@@ -36,7 +36,7 @@ fn py312() -> Option<PathBuf> {
     }
 }
 
-/// A small node package in the shape of §4.1 (the parts the gates look at).
+/// A small node package in the shape of docs/generation.md §4.1 (the parts the gates look at).
 fn write_node(parent: &Path, node_py: &str) -> PathBuf {
     let dir = parent.join(NODE);
     fs::create_dir_all(dir.join("v1_0_0/models")).unwrap();

@@ -1,4 +1,4 @@
-//! Adversarial prompt text (generation-pipeline spec §4.7): quotes, triple quotes, backslashes,
+//! Adversarial prompt text (docs/generation.md §4.7): quotes, triple quotes, backslashes,
 //! newlines, template syntax, `#`, emoji, bidi controls and NUL in the description and the
 //! requirements must pass G9–G12, and the description must come back unchanged from every file
 //! it is written to (Python evaluated by a real interpreter, YAML re-parsed).

@@ -1,4 +1,4 @@
-//! Every gate of the codegen area fails (or warns) on a deliberately broken input, with the §2
+//! Every gate of the codegen area fails (or warns) on a deliberately broken input, with the docs/generation.md §2
 //! message and a position: G4 and G5 on broken template packs, G9–G12 on broken files.
 
 mod codegen_common;

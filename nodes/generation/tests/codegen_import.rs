@@ -1,4 +1,4 @@
-//! "Compiles" means "imports against the real omnibase_core" (generation-pipeline spec §4.9):
+//! "Compiles" means "imports against the real omnibase_core" (docs/generation.md §4.9):
 //! every generated node type is imported with a Python 3.12 holding the pinned omnibase-core,
 //! its class found, instantiated with a real container, and its health_check operation run; mypy
 //! (when installed there) reports no issue.

@@ -1,4 +1,4 @@
-//! Output placement and G6 (generation-pipeline spec §4.8, §2 G6, §5.2 crash recovery):
+//! Output placement and G6 (docs/generation.md §4.8, §2 G6, §5.2 crash recovery):
 //! success leaves exactly `<out>/node_…`; every failure leaves `<out>` byte-for-byte as before;
 //! existing dirs are only replaced with force (and restored when that fails); escapes are
 //! refused; concurrent runs do not disturb each other; stale staging is purged.
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 const NODE: &str = "node_data_order_writer_effect";
 
-/// The 12 files of §4.1 with contents of about 30 KB in total.
+/// The 12 files of docs/generation.md §4.1 with contents of about 30 KB in total.
 fn node_files(cid: Uuid, tag: &str) -> Vec<(String, Vec<u8>)> {
     let names = [
         "node.manifest.yaml",

@@ -1,4 +1,4 @@
-//! Rendering a node (generation-pipeline spec §4.1–4.7): the 12 files for every node type, their
+//! Rendering a node (docs/generation.md §4.1–4.7): the 12 files for every node type, their
 //! validity (in-process parser, `python3 -m py_compile`, `onex validate`), the gates G4, G5,
 //! G9–G12 on good output, escaping of adversarial prompt text, determinism and the manifest's
 //! hash and uuid.
@@ -250,7 +250,7 @@ fn yaml_files_are_clean_under_onex_validate_and_carry_the_spec_fields() {
             v["implementation"]["model_files"].as_array().unwrap().len(),
             4
         );
-        // Every file a manifest names exists (§4.1: nothing referenced without being generated).
+        // Every file a manifest names exists (docs/generation.md §4.1: nothing referenced without being generated).
         for key in ["contract_file", "main_implementation", "module_init"] {
             let rel = format!("v1_0_0/{}", v["implementation"][key].as_str().unwrap());
             file(&node, &rel);
@@ -294,7 +294,7 @@ fn manifest_hash_and_uuid_follow_the_spec() {
     assert_eq!(m["uuid"], uuid.to_string());
 }
 
-/// Removes the run-dependent fields of §4.6 from a YAML tree.
+/// Removes the run-dependent fields of docs/generation.md §4.6 from a YAML tree.
 fn strip_volatile(v: &mut Value) {
     if let Value::Object(map) = v {
         for k in [
@@ -345,7 +345,11 @@ fn rendering_is_deterministic_except_run_dependent_fields() {
                 let mut vc: Value = serde_saphyr::from_slice(&fc.bytes).unwrap();
                 strip_volatile(&mut va);
                 strip_volatile(&mut vc);
-                assert_eq!(va, vc, "{t}: {} differs beyond §4.6 fields", fa.rel_path);
+                assert_eq!(
+                    va, vc,
+                    "{t}: {} differs beyond docs/generation.md §4.6 fields",
+                    fa.rel_path
+                );
             }
         }
     }

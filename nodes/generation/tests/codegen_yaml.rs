@@ -1,4 +1,4 @@
-//! The YAML files are data trees written by a serializer (generation-pipeline spec §4.7):
+//! The YAML files are data trees written by a serializer (docs/generation.md §4.7):
 //! re-parsing returns every user string unchanged, with serde-saphyr and with the `onex validate`
 //! loader, and the files stay clean under `onex validate` whatever the text.
 

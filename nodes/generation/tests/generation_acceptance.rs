@@ -1,8 +1,8 @@
 //! Every acceptance prompt through the whole pipeline (stages 1–5): the ones that must be
 //! rejected are, with INVALID_PROMPT and nothing written; every other one generates a node
 //! whose `.py` files compile with the real `python3 -m py_compile`, whose `.yaml` files are
-//! clean under `onex validate`, whose class is named per §4.2, and which is byte-identical to a
-//! second run apart from the documented run-dependent fields (§4.6). Adversarial prompts never
+//! clean under `onex validate`, whose class is named per docs/generation.md §4.2, and which is byte-identical to a
+//! second run apart from the documented run-dependent fields (docs/generation.md §4.6). Adversarial prompts never
 //! break a file, never panic, never write outside the output directory.
 
 #[path = "../../../tests/support/acceptance.rs"]
@@ -43,7 +43,7 @@ fn py_compile(files: &[PathBuf]) -> Vec<String> {
     }
 }
 
-/// The run-dependent fields of §4.6 masked: uuid, timestamps, dates, correlation id, hash.
+/// The run-dependent fields of docs/generation.md §4.6 masked: uuid, timestamps, dates, correlation id, hash.
 fn masked(bytes: &[u8], cid: &str) -> String {
     let text = String::from_utf8_lossy(bytes).replace(cid, "<cid>");
     let ts = regex::Regex::new(r"\d{4}-\d{2}-\d{2}(T[0-9:.]+Z)?").unwrap();
@@ -106,7 +106,7 @@ async fn every_acceptance_prompt_generates_a_valid_deterministic_node() {
                 case.id
             ));
         }
-        // Determinism: the same prompt again gives the same files but for §4.6's fields.
+        // Determinism: the same prompt again gives the same files but for docs/generation.md §4.6's fields.
         let again_dir = root.path().join(format!("{}-again", case.id));
         let again = generate(&case.prompt, &again_dir).await;
         let (a, b) = (

@@ -35,7 +35,7 @@ async fn seed_prompt_generates_a_complete_node_with_36_events() {
             "node_infrastructure_postgres_writer_effect"
         )]
     );
-    // §5.3: 36 events with --no-compile, seq 1..36.
+    // docs/generation.md §5.3: 36 events with --no-compile, seq 1..36.
     let types: Vec<&str> = run.events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(run.events.len(), 36, "{types:?}");
     assert_eq!(types[0], "PromptSubmitted");

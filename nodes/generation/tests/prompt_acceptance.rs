@@ -1,12 +1,12 @@
-//! Acceptance test of the prompt parser (generation-pipeline spec §3) against the 140 prompts of
-//! `tests/fixtures/acceptance/prompts.tsv`, checking every binding rule of its README (§11):
+//! Acceptance test of the prompt parser (docs/generation.md §3) against the 140 prompts of
+//! `tests/fixtures/acceptance/prompts.tsv`, checking every binding rule of its README (item 11, in docs/generation.md §3.9):
 //! every non-empty expected_* cell, `expect_error`, and the numeric `src:` bounds (confidence
 //! bounds and ranges, "higher/lower than" another case, requirement counts, lengths).
 //!
 //! The notes column is read by a small strict parser: a note that looks binding (a number, a
 //! comparison, "confidence", "requirement", "chars", …) and matches no known form fails the test,
 //! so nothing is skipped silently. Name, class and gate notes are not acceptance checks
-//! (README §11); they are still compared and printed as "non-binding" lines, never failing.
+//! (docs/generation.md §3.9, acceptance checks); they are still compared and printed as "non-binding" lines, never failing.
 //! All failing rows are reported at once.
 //!
 //! Also: determinism (same prompt → same result, across threads) and a property test (arbitrary
@@ -102,7 +102,7 @@ impl Cmp {
 /// One check a note asks for.
 #[derive(Debug, Clone)]
 enum Check {
-    // binding (README §11)
+    // binding (docs/generation.md §3.9, acceptance checks)
     Confidence(Cmp, f64),
     ConfidenceVs {
         higher: bool,
@@ -117,7 +117,7 @@ enum Check {
         chars: usize,
         minimum: Option<usize>,
     },
-    // non-binding (README §11: follow from the spec rule that decides them)
+    // non-binding (docs/generation.md §3.9, acceptance checks: follow from the spec rule that decides them)
     NodeName(String),
     NameContainsAny(Vec<String>),
     ServiceName(String),
@@ -661,7 +661,7 @@ fn acceptance_prompts() {
         }
     }
     if !soft.is_empty() {
-        eprintln!("non-binding notes that differ (README §11: informational):\n{soft}");
+        eprintln!("non-binding notes differ (docs/generation.md §3.9: informational):\n{soft}");
     }
     eprintln!("{} rows, {checked} note checks", rows.len());
     assert!(failures.is_empty(), "failing acceptance rows:{failures}");

@@ -1,5 +1,5 @@
 //! The shipped node packages are consistent: every manifest's `hash` is the sha256 of its node's
-//! other files (rule of generation-pipeline §4.4; `scripts/rehash-manifests.py` updates it), and
+//! other files (rule of docs/generation.md §4.4; `scripts/rehash-manifests.py` updates it), and
 //! every registered handler is declared by exactly one node contract (`onex_handlers`).
 
 use sha2::{Digest, Sha256};

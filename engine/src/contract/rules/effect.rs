@@ -1,4 +1,4 @@
-//! Effect operations (spec §9.2). ONEX075–077 are schema constraints on `effect_operations`
+//! Effect operations (docs/dialects.md §9.2). ONEX075–077 are schema constraints on `effect_operations`
 //! (schemas/onex-dialect-c.schema.json); this module holds the one check a schema cannot
 //! express readably: the HTTP method when handler_type is http, compared case-sensitively.
 

@@ -1,4 +1,4 @@
-//! Envelope and identity rules for every contract-like file (spec §3, §5, §6 first half):
+//! Envelope and identity rules for every contract-like file (docs/dialects.md §3, §5, §6 first half):
 //! versions (ONEX011/012/016), node_type (ONEX013/014/017), top-level `version` (ONEX015),
 //! name (ONEX020), models (ONEX021/022), fingerprint (ONEX023).
 
@@ -286,7 +286,7 @@ pub fn fingerprint(ctx: &mut Ctx) {
     }
 }
 
-/// Keys the dialects of spec §2 use at the top level (ONEX025 looks for misspellings of these).
+/// Keys the dialects of docs/dialects.md §2 use at the top level (ONEX025 looks for misspellings of these).
 const KNOWN_TOP: &[&str] = &[
     "contract_version",
     "node_version",
@@ -378,7 +378,7 @@ const KNOWN_BLOCKS: &[(&str, &[&str])] = &[
 ];
 
 /// ONEX025: an unknown key that is one or two edits away from a known one is most likely a typo
-/// (`descriptoin`, `exection_mode`). Unknown keys are allowed (spec §1), so this is info, an
+/// (`descriptoin`, `exection_mode`). Unknown keys are allowed (docs/dialects.md §1), so this is info, an
 /// error with `--strict`.
 pub fn key_typos(ctx: &mut Ctx) {
     // In an executable contract (dialect X) the schema constrains the top level itself.

@@ -1,4 +1,4 @@
-//! Reducer FSMs (spec §9.1): `state_machine` or its alias `state_transitions`. ONEX060–067.
+//! Reducer FSMs (docs/dialects.md §9.1): `state_machine` or its alias `state_transitions`. ONEX060–067.
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! Handler and descriptor rules (spec §6): handler_id prefix vs archetype (ONEX032), descriptor
+//! Handler and descriptor rules (docs/dialects.md §6): handler_id prefix vs archetype (ONEX032), descriptor
 //! enums, compared case-insensitively (ONEX034), archetype vs node_type kind (ONEX035).
 //! Presence, handler_id shape, archetype vocabulary, runtime profiles and the dialect A tool
 //! specification are schema constraints (schemas/onex-dialect-*.schema.json).

@@ -1,4 +1,4 @@
-//! Manifests (spec §10): semver fields and referenced files (ONEX095). Required fields, enums,
+//! Manifests (docs/dialects.md §10): semver fields and referenced files (ONEX095). Required fields, enums,
 //! hash/uuid shapes are schema constraints (schemas/onex-*-manifest.schema.json).
 
 use std::path::Path;

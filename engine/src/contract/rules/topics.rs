@@ -1,4 +1,4 @@
-//! Topics (spec §9.3): the ONEX topic keys of a contract, collected into one list (also used by
+//! Topics (docs/dialects.md §9.3): the ONEX topic keys of a contract, collected into one list (also used by
 //! the normalised view), and the grammar rules ONEX070–072. The `onex:` block of dialect X is
 //! never a source.
 
@@ -54,7 +54,7 @@ fn push_topic_entries(out: &mut Vec<TopicRef>, v: Option<&Value>, p: &str, d: Di
     }
 }
 
-/// Every ONEX topic key of the document (§9.3 sources), in document order of the sources.
+/// Every ONEX topic key of the document (docs/dialects.md §9.3 sources), in document order of the sources.
 pub fn collect(v: &Value) -> Vec<TopicRef> {
     use Direction::{Publish as P, Subscribe as S};
     let mut out = Vec::new();

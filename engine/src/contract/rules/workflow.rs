@@ -1,4 +1,4 @@
-//! Workflow contracts, dialect F (spec §8.2): event_flow endpoints (ONEX055; the required
+//! Workflow contracts, dialect F (docs/dialects.md §8.2): event_flow endpoints (ONEX055; the required
 //! source/target/topic keys are a schema constraint), command/terminal topics (ONEX056) and
 //! reachability (ONEX057).
 

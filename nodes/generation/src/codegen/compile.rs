@@ -1,4 +1,4 @@
-//! Stage 6 "compilation" (generation-pipeline spec §1, §2): the Python environment probe, gates
+//! Stage 6 "compilation" (docs/generation.md §1, §2): the Python environment probe, gates
 //! G13 (mypy) and G14 (py_compile + import test against the real omnibase_core), and the
 //! run's `compilation_status`.
 //!
@@ -10,7 +10,7 @@
 //! timeout; on timeout the whole group is killed.
 //!
 //! This file also defines [`GateOutcome`], the result of one gate as the executor turns it into a
-//! GateSummary (§5.3): G6 ([`super::output`]) returns it too.
+//! GateSummary (docs/generation.md §5.3): G6 ([`super::output`]) returns it too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::process::Command;
 
-/// Gate status (§2): only BLOCKING gates return `Fail`; `Skipped` always has a reason. The
+/// Gate status (docs/generation.md §2): only BLOCKING gates return `Fail`; `Skipped` always has a reason. The
 /// executor's type, so gate outcomes need no conversion.
 pub use onex_engine::pipeline::GateStatus;
 
-/// What one gate found: the material of a GateSummary (§5.3) minus what the contract supplies
+/// What one gate found: the material of a GateSummary (docs/generation.md §5.3) minus what the contract supplies
 /// (gate name, gate type) and the start time the executor records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateOutcome {
@@ -76,7 +76,7 @@ impl GateOutcome {
     }
 }
 
-/// §1: `passed` when every compilation gate that ran passed and at least one ran; `skipped` when
+/// docs/generation.md §1: `passed` when every compilation gate that ran passed and at least one ran; `skipped` when
 /// none ran (`--no-compile`, no interpreter); `warnings` otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,7 +102,7 @@ pub fn compilation_status(gates: &[GateOutcome]) -> CompilationStatus {
     }
 }
 
-/// The tool fields of CompilationCompleted (§5.3) derived from the G13 and G14 outcomes; the
+/// The tool fields of CompilationCompleted (docs/generation.md §5.3) derived from the G13 and G14 outcomes; the
 /// executor adds `gates_checked` and `compilation_duration_ms`. A gate that is absent (not in
 /// the contract, `--no-compile`) counts as skipped.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,7 +162,7 @@ pub fn compilation_summary(gates: &[GateOutcome]) -> CompilationSummary {
 }
 
 impl PythonEnv {
-    /// The CompilationStarted payload (§5.3): interpreter (or null), mypy_available,
+    /// The CompilationStarted payload (docs/generation.md §5.3): interpreter (or null), mypy_available,
     /// mypy_version (or null).
     pub fn started_payload(&self) -> serde_json::Value {
         json!({
@@ -176,18 +176,18 @@ impl PythonEnv {
 /// Timeouts and the omnibase-core version named in suggestions.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
-    /// Each probe process (§2 G4 probe: 15 s).
+    /// Each probe process (docs/generation.md §2 G4 probe: 15 s).
     pub probe_timeout: Duration,
     /// G13 (60 s).
     pub mypy_timeout: Duration,
     /// G14, py_compile and import together (30 s).
     pub import_timeout: Duration,
-    /// The pinned omnibase-core release the template pack targets (§4.9), for "Install
+    /// The pinned omnibase-core release the template pack targets (docs/generation.md §4.9), for "Install
     /// omnibase-core {v} …".
     pub omnibase_core_version: String,
 }
 
-/// Release line the shipped template pack targets (§4.9); callers with the pack's exact pin pass
+/// Release line the shipped template pack targets (docs/generation.md §4.9); callers with the pack's exact pin pass
 /// it in [`CompileOptions::omnibase_core_version`].
 pub const DEFAULT_OMNIBASE_CORE_VERSION: &str = "0.47.x";
 

@@ -1,5 +1,5 @@
 //! What a render needs besides the template pack: the checked identifiers, every derived name
-//! (§4.2, from `prompt::naming`), the action list (§4.3) and the external-system table, plus the
+//! (docs/generation.md §4.2, from `prompt::naming`), the action list (docs/generation.md §4.3) and the external-system table, plus the
 //! template context built from them. User text enters the template context only wrapped in
 //! [`UserText`], which refuses to print itself: it must go through `py_str` / `py_doc` /
 //! `py_comment`.
@@ -15,7 +15,7 @@ use crate::codegen::escape::{is_pascal_identifier, is_snake_identifier};
 use crate::prompt::naming::{NodeNames, snake};
 use crate::prompt::{NodeType, ParsedPrompt};
 
-/// Maximum lengths of G3 (§2): service name and domain 64, node directory 128.
+/// Maximum lengths of G3 (docs/generation.md §2): service name and domain 64, node directory 128.
 pub const MAX_IDENT_LEN: usize = 64;
 pub const MAX_NODE_DIR_LEN: usize = 128;
 
@@ -53,7 +53,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
 ];
 
 /// The variables that carry text not produced by the engine (directly or as list items): they may
-/// be printed only through `py_str`, `py_doc` or `py_comment` (§4.7).
+/// be printed only through `py_str`, `py_doc` or `py_comment` (docs/generation.md §4.7).
 pub const USER_TEXT_VARIABLES: &[&str] = &[
     "description",
     "requirements",
@@ -88,7 +88,7 @@ impl Object for UserText {
     }
 }
 
-/// The method holding a node type's logic (§4.6).
+/// The method holding a node type's logic (docs/generation.md §4.6).
 pub fn type_method(t: NodeType) -> &'static str {
     match t {
         NodeType::Effect => "_execute_business_logic",
@@ -98,16 +98,16 @@ pub fn type_method(t: NodeType) -> &'static str {
     }
 }
 
-/// One external system of §3.7 as the contract and manifest list it.
+/// One external system of docs/generation.md §3.7 as the contract and manifest list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemInfo {
-    /// Short snake name (`postgres`), as in the service names of §3.3 rule 2.
+    /// Short snake name (`postgres`), as in the service names of docs/generation.md §3.3 rule 2.
     pub short: String,
     /// `Protocol{System}`
     pub class_name: String,
 }
 
-/// Maps a canonical system name (§3.7) to its short name and protocol class. A name outside the
+/// Maps a canonical system name (docs/generation.md §3.7) to its short name and protocol class. A name outside the
 /// vocabulary is reduced to identifier characters, so it can never break a generated file.
 pub fn system_info(system: &str) -> SystemInfo {
     let (short, class) = match system {
@@ -137,10 +137,10 @@ pub fn system_info(system: &str) -> SystemInfo {
     }
 }
 
-/// Words dropped from a requirement before its first three words name an action (§4.3).
+/// Words dropped from a requirement before its first three words name an action (docs/generation.md §4.3).
 const ACTION_STOP_WORDS: &[&str] = &["a", "an", "the", "and", "or", "but", "nor", "yet", "so"];
 
-/// The action names of §4.3: one per requirement (its first three words minus articles and
+/// The action names of docs/generation.md §4.3: one per requirement (its first three words minus articles and
 /// conjunctions, snake_case, `_2`, `_3`… on clashes), then `health_check`; `process` first when
 /// there is no requirement. Every name matches `^[a-z][a-z0-9]*(_[a-z0-9]+)*$`.
 pub fn action_names(requirements: &[String]) -> Vec<String> {
@@ -287,7 +287,7 @@ impl<'a> NodeContext<'a> {
     }
 }
 
-/// G3's identifier rules, applied again by the renderer (§4.7: identifiers only after G3).
+/// G3's identifier rules, applied again by the renderer (docs/generation.md §4.7: identifiers only after G3).
 pub fn check_identifiers(parsed: &ParsedPrompt) -> Result<(), String> {
     for (field, value) in [
         ("service_name", &parsed.service_name),

@@ -1,4 +1,4 @@
-//! The one escaping function through which user text reaches generated Python (spec §4.7), and
+//! The one escaping function through which user text reaches generated Python (docs/generation.md §4.7), and
 //! the identifier checks the renderer applies before it uses a name.
 //!
 //! Every template filter (`py_str`, `py_doc`, `py_comment`) is a thin wrapper over

@@ -1,6 +1,6 @@
 //! The gates over the template pack (G4, G5, pre_validation) and over the rendered files (G9–G12,
 //! post_validation), as plain functions returning a [`GateVerdict`] with the pass/problem
-//! messages of §2. The error codes and recovery suggestions live in the generation contract; the
+//! messages of docs/generation.md §2. The error codes and recovery suggestions live in the generation contract; the
 //! executor adds them.
 //!
 //! The post-validation checks take the files as [`RenderedFile`]s; [`files_from_dir`] reads a
@@ -18,7 +18,7 @@ use crate::codegen::pyast::{self, Import};
 use crate::codegen::render::RenderedFile;
 use crate::prompt::{NodeType, ParsedPrompt};
 
-/// The result of one gate check: status (never `Skipped` here), the §2 message and details
+/// The result of one gate check: status (never `Skipped` here), the docs/generation.md §2 message and details
 /// (`file`, `line`, `column`, `excerpt` of the first problem, `problems` = all of them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateVerdict {
@@ -350,7 +350,7 @@ print(json.dumps({{"python": list(sys.version_info[:2]), "omnibase_core": versio
 
 /// G4's verdict from the live probe's stdout: the static verdict when the interpreter is
 /// ≥ 3.12 and imported everything; otherwise a **warning** (never a fail: `onex generate` works
-/// where omnibase_core is not installed) with the §2 message. `interpreter` names the Python.
+/// where omnibase_core is not installed) with the docs/generation.md §2 message. `interpreter` names the Python.
 pub fn g4_probe_verdict(
     pack: &TemplatePack,
     t: NodeType,
@@ -491,7 +491,7 @@ fn base_matches(base: &str, wanted: &str) -> bool {
     base == wanted || base.rsplit('.').next() == Some(wanted)
 }
 
-/// G10 ONEX Naming Convention: exactly the files of §4.1 named per §4.2; node.py defines
+/// G10 ONEX Naming Convention: exactly the files of docs/generation.md §4.1 named per §4.2; node.py defines
 /// `Node{P}{Type}(Node{Type})`; each model and enum file defines its class.
 pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict {
     let ctx = match NodeContext::new(parsed) {
@@ -521,7 +521,10 @@ pub fn g10_naming(files: &[RenderedFile], parsed: &ParsedPrompt) -> GateVerdict 
         if !expected.contains(&f.rel_path) {
             problems.push(Problem::file(
                 &f.rel_path,
-                format!("expected only the files of §4.1, found {}", f.rel_path),
+                format!(
+                    "expected only the files of docs/generation.md §4.1, found {}",
+                    f.rel_path
+                ),
             ));
         }
     }
@@ -751,7 +754,7 @@ fn resolve_relative(
     Ok(())
 }
 
-/// Required fields per model kind (§4.6), keyed by the file-name suffix.
+/// Required fields per model kind (docs/generation.md §4.6), keyed by the file-name suffix.
 const MODEL_KINDS: &[(&str, &str, &[&str])] = &[
     ("_input.py", "Input", &["operation_type"]),
     ("_output.py", "Output", &["success"]),

@@ -1,7 +1,7 @@
-//! Code generation (generation-pipeline spec §4): the template pack, escaping, rendering of the
+//! Code generation (docs/generation.md §4): the template pack, escaping, rendering of the
 //! 12-file ONEX node, the post-validation checks and the staging / atomic placement of the output.
 //!
-//! - [`escape`]: the one escaping function for user text in Python (§4.7) and identifier checks;
+//! - [`escape`]: the one escaping function for user text in Python (docs/generation.md §4.7) and identifier checks;
 //! - [`pack`]: template packs (built-in or `--templates DIR`), the omnibase-core symbol table and
 //!   the lint keeping user text behind `py_str` / `py_doc` / `py_comment`;
 //! - [`context`]: names, actions and the template context derived from a parsed prompt;

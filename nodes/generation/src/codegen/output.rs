@@ -1,9 +1,9 @@
-//! Output placement (generation-pipeline spec §4.8) and gate G6 "Output Directory Writable" (§2).
+//! Output placement (docs/generation.md §4.8) and gate G6 "Output Directory Writable" (docs/generation.md §2).
 //!
 //! What lives here:
 //! - [`plan`]: where a run writes — `<out>`, `<out>/node_…`, and the run's private staging dir
 //!   `<out>/.onex-staging/<correlation_id>/node_…`;
-//! - [`g6_check`]: the G6 checks on that plan, including crash recovery (§5.2): a node dir whose
+//! - [`g6_check`]: the G6 checks on that plan, including crash recovery (docs/generation.md §5.2): a node dir whose
 //!   `node.manifest.yaml` carries this run's correlation id was written by this run before a crash,
 //!   so G6 accepts it (`resumed`) and the run completes without rewriting it;
 //! - [`Staging`]: renders land in the staging dir (fsync per file and per directory), then
@@ -53,7 +53,7 @@ use super::compile::{GateOutcome, GateStatus};
 pub const STAGING_DIR_NAME: &str = ".onex-staging";
 /// The file G6 reads to recognise a node dir written by this run.
 pub const MANIFEST_FILE: &str = "node.manifest.yaml";
-/// Staging dirs of other runs older than this are purged by the next run (§4.8).
+/// Staging dirs of other runs older than this are purged by the next run (docs/generation.md §4.8).
 pub const STALE_STAGING_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 /// A manifest larger than this is not ours (generated manifests are a few KiB); reading is capped
 /// so a hostile file cannot exhaust memory.
@@ -71,7 +71,7 @@ const SUGGEST_ALLOWED_ROOT: &str = "Choose an -o inside the allowed roots, or al
 const SUGGEST_NO_PARENT: &str =
     "Give -o without '..' components (an absolute path, or one below the working directory)";
 
-/// Error codes of the writing stage (§5.3 WritingFailed) and of G6 (§2).
+/// Error codes of the writing stage (docs/generation.md §5.3 WritingFailed) and of G6 (§2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputErrorCode {
     PermissionDenied,
@@ -192,7 +192,7 @@ pub struct OutputPlan {
 
 /// Builds the [`OutputPlan`] of a run. `out_dir` may be relative (to the working directory);
 /// `node_dir_name` must be a single plain path component (it passed G3). `allowed_roots`: see G6
-/// (§5.4 — for `--direct`, the explicit `-o` itself or the working directory).
+/// (docs/generation.md §5.4 — for `--direct`, the explicit `-o` itself or the working directory).
 pub fn plan(
     out_dir: &Path,
     node_dir_name: &str,
@@ -253,7 +253,7 @@ fn absolute_normalised(p: &Path) -> Result<PathBuf, OutputError> {
 }
 
 /// Result of G6. `gate` is the GateSummary material; `resumed` means the node dir was already
-/// written by this run (crash after rename, §5.2): skip generation/writing and complete the run.
+/// written by this run (crash after rename, docs/generation.md §5.2): skip generation/writing and complete the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct G6Outcome {
     pub gate: GateOutcome,
@@ -311,7 +311,7 @@ impl G6Outcome {
     }
 }
 
-/// Gate G6 (§2): `..`, allowed roots (symlinks followed), writability with a probe file,
+/// Gate G6 (docs/generation.md §2): `..`, allowed roots (symlinks followed), writability with a probe file,
 /// existing node dir (force / resumed). Never changes anything on disk (the probe file is
 /// created and removed).
 pub fn g6_check(plan: &OutputPlan) -> G6Outcome {
@@ -811,7 +811,7 @@ impl Staging {
                 }
                 Err(e) => return Err(OutputError::io("open", &root, &e)),
             };
-            // Redelivery after a crash: this run's own leftovers go first (§5.2) — except a node
+            // Redelivery after a crash: this run's own leftovers go first (docs/generation.md §5.2) — except a node
             // dir a forced swap had moved out when the crash came: it goes back first.
             self.restore_interrupted_swap(&out, &staging_root, &run_name)?;
             remove_tree_at(staging_root.as_fd(), &run_name)

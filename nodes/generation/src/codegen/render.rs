@@ -1,7 +1,7 @@
-//! Rendering a node (§4.1–4.6): the nine Python files from the template pack, the three YAML
+//! Rendering a node (docs/generation.md §4.1–4.6): the nine Python files from the template pack, the three YAML
 //! files from data trees, sha256 of each and the node.manifest hash.
 //!
-//! Same input ⇒ byte-identical files except the run-dependent fields of §4.6, all in the YAML
+//! Same input ⇒ byte-identical files except the run-dependent fields of docs/generation.md §4.6, all in the YAML
 //! files (uuid, created_at/last_modified_at, release_date, correlation_id, hash): the Python
 //! files depend only on the parsed prompt, the pack and the engine version.
 
@@ -48,11 +48,11 @@ impl RenderedFile {
 pub struct RenderedNode {
     /// `node_{domain}_{svc}_{type}`
     pub dir_name: String,
-    /// The 12 files, in §4.1 order (node.manifest.yaml first).
+    /// The 12 files, in docs/generation.md §4.1 order (node.manifest.yaml first).
     pub files: Vec<RenderedFile>,
 }
 
-/// GenerationFailed error codes (§5.3) the renderer can produce.
+/// GenerationFailed error codes (docs/generation.md §5.3) the renderer can produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenderErrorCode {
     /// A template failed: missing, undefined variable, raw user text, serializer error.
@@ -88,7 +88,7 @@ enum Source {
     NodeManifest,
 }
 
-/// The 12 files of §4.1, in order, with their sources.
+/// The 12 files of docs/generation.md §4.1, in order, with their sources.
 fn layout(n: &NodeNames, t: NodeType) -> Vec<(String, Source)> {
     let tpl = |s: &str| Source::Template(s.to_string());
     vec![
@@ -125,7 +125,7 @@ fn layout(n: &NodeNames, t: NodeType) -> Vec<(String, Source)> {
     ]
 }
 
-/// The relative paths of the 12 files a render of `parsed` writes, in §4.1 order (node.manifest
+/// The relative paths of the 12 files a render of `parsed` writes, in docs/generation.md §4.1 order (node.manifest
 /// first). Cheap and infallible: for GenerationStarted's `total_files` and G10's expectations.
 pub fn planned_files(parsed: &ParsedPrompt) -> Vec<String> {
     let names = NodeNames::new(
@@ -141,7 +141,7 @@ pub fn planned_files(parsed: &ParsedPrompt) -> Vec<String> {
 }
 
 /// node.manifest `hash`: sha256 over the files sorted by path, each contributing its path, a NUL
-/// byte and its bytes (§4.4). `files` must not include node.manifest.yaml itself.
+/// byte and its bytes (docs/generation.md §4.4). `files` must not include node.manifest.yaml itself.
 pub fn node_hash(files: &[RenderedFile]) -> String {
     let mut sorted: Vec<&RenderedFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
@@ -195,7 +195,7 @@ fn yaml_file(rel_path: &str, value: &serde_json::Value) -> Result<RenderedFile, 
 }
 
 /// Renders the 12 files of a node. `on_file` is called once per file as soon as it is complete
-/// (node.manifest.yaml last, since its hash covers the other 11); the returned files are in §4.1
+/// (node.manifest.yaml last, since its hash covers the other 11); the returned files are in docs/generation.md §4.1
 /// order. Errors: CONTEXT_INVALID for identifiers that fail G3's patterns, TEMPLATE_RENDER_ERROR
 /// for a template or serializer failure (with the file). Never panics on any input.
 pub fn render_node(

@@ -1,4 +1,4 @@
-//! The three YAML files of a node (§4.3 contract.yaml, §4.4 node.manifest.yaml, §4.5
+//! The three YAML files of a node (docs/generation.md §4.3 contract.yaml, §4.4 node.manifest.yaml, §4.5
 //! version.manifest.yaml) as data trees with a fixed key order, written by serde-saphyr. They are
 //! never templated, so no prompt text can change their structure: the serializer quotes and
 //! escapes every string.
@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::codegen::context::NodeContext;
 use crate::prompt::NodeType;
 
-/// Run-dependent values written into the YAML files (§4.6).
+/// Run-dependent values written into the YAML files (docs/generation.md §4.6).
 #[derive(Debug, Clone)]
 pub struct RunInfo<'a> {
     pub correlation_id: uuid::Uuid,
@@ -35,7 +35,7 @@ fn generated_by(run: &RunInfo<'_>) -> Value {
 }
 
 /// A version string as the `{major, minor, patch[, prerelease, build]}` mapping ONEX uses
-/// (a `version` inside `metadata` is semver-typed, onex-contracts §3: a string would be ONEX012).
+/// (a `version` inside `metadata` is semver-typed, docs/dialects.md §3: a string would be ONEX012).
 /// Text that is not `X.Y.Z[-pre][+build]` stays a string.
 pub fn semver_value(v: &str) -> Value {
     let (core, build) = v.split_once('+').map_or((v, None), |(c, b)| (c, Some(b)));
@@ -122,7 +122,7 @@ fn primary_events(svc: &str, t: NodeType) -> Value {
     json!([format!("{svc}_{a}"), format!("{svc}_{b}")])
 }
 
-/// The actions of §4.3 with a description: the requirement text for requirement actions.
+/// The actions of docs/generation.md §4.3 with a description: the requirement text for requirement actions.
 fn actions(ctx: &NodeContext<'_>) -> Value {
     let reqs = &ctx.parsed.functional_requirements;
     Value::Array(
@@ -143,7 +143,7 @@ fn actions(ctx: &NodeContext<'_>) -> Value {
     )
 }
 
-/// `v1_0_0/contract.yaml` (§4.3): legacy tool dialect (A) without a top-level `version`.
+/// `v1_0_0/contract.yaml` (docs/generation.md §4.3): legacy tool dialect (A) without a top-level `version`.
 pub fn contract(ctx: &NodeContext<'_>, run: &RunInfo<'_>) -> Value {
     let t = ctx.node_type;
     let n = &ctx.names;
@@ -246,7 +246,7 @@ pub fn contract(ctx: &NodeContext<'_>, run: &RunInfo<'_>) -> Value {
     Value::Object(c)
 }
 
-/// `v1_0_0/version.manifest.yaml` (§4.5).
+/// `v1_0_0/version.manifest.yaml` (docs/generation.md §4.5).
 pub fn version_manifest(ctx: &NodeContext<'_>, run: &RunInfo<'_>) -> Value {
     let n = &ctx.names;
     json!({
@@ -284,7 +284,7 @@ pub fn version_manifest(ctx: &NodeContext<'_>, run: &RunInfo<'_>) -> Value {
     })
 }
 
-/// `node.manifest.yaml` (§4.4). `hash` is [`crate::codegen::render::node_hash`] of the other 11
+/// `node.manifest.yaml` (docs/generation.md §4.4). `hash` is [`crate::codegen::render::node_hash`] of the other 11
 /// files.
 pub fn node_manifest(ctx: &NodeContext<'_>, run: &RunInfo<'_>, hash: &str) -> Value {
     let t = ctx.node_type;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Where the run may write: the configured roots, else the requested directory itself (an
-/// explicit `-o` is allowed as given, generation-pipeline §5.4).
+/// explicit `-o` is allowed as given, docs/generation.md §5.4).
 fn allowed_roots(run: &RunShared, req: &PromptRequest) -> Vec<PathBuf> {
     if run.services.allowed_roots.is_empty() {
         vec![req.output_directory.clone()]

@@ -1,5 +1,5 @@
-//! Prompt parsing (generation-pipeline spec §3): a pure, deterministic function from a prompt to
-//! a [`ParsedPrompt`], and the naming helpers (§4.2) shared by generation, G10 and G14.
+//! Prompt parsing (docs/generation.md §3): a pure, deterministic function from a prompt to
+//! a [`ParsedPrompt`], and the naming helpers (docs/generation.md §4.2) shared by generation, G10 and G14.
 
 pub mod naming;
 pub mod parse;
@@ -70,7 +70,7 @@ impl std::fmt::Display for NodeType {
     }
 }
 
-/// Where the service name came from (§3.3).
+/// Where the service name came from (docs/generation.md §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NameSource {
@@ -80,7 +80,7 @@ pub enum NameSource {
     Fallback,
 }
 
-/// Where the domain came from (§3.4).
+/// Where the domain came from (docs/generation.md §3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DomainSource {
@@ -89,7 +89,7 @@ pub enum DomainSource {
     Default,
 }
 
-/// The result of parsing a prompt (§3.9). Field names are those of the event payloads.
+/// The result of parsing a prompt (docs/generation.md §3.9). Field names are those of the event payloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParsedPrompt {
     /// The verbatim prompt.
@@ -111,6 +111,6 @@ pub struct ParsedPrompt {
     /// Canonical system names in first-mention order: PostgreSQL, Redis, Kafka, S3, API, SMTP,
     /// MongoDB, Elasticsearch.
     pub external_systems: Vec<String>,
-    /// §3.8, rounded to 3 decimals.
+    /// docs/generation.md §3.8, rounded to 3 decimals.
     pub confidence_score: f64,
 }

@@ -1,4 +1,4 @@
-//! Naming (generation-pipeline spec §4.2, and `snake()` of §3.3 rule 1): the one place that turns
+//! Naming (docs/generation.md §4.2, and `snake()` of §3.3 rule 1): the one place that turns
 //! names into identifiers. Generation, G10 (naming convention gate) and G14 (import test) all call
 //! these functions, so a generated class name and the name a gate expects can never disagree (the
 //! original cased them differently in two places and produced false warnings).
@@ -16,7 +16,7 @@ const PROTOCOL_UPPER: &[&str] = &[
     "http", "rest", "smtp", "ftp", "ssh", "ssl", "tls", "tcp", "udp", "ip", "oauth",
 ];
 
-/// PascalCase of a (usually snake_case) name, per §4.2.
+/// PascalCase of a (usually snake_case) name, per docs/generation.md §4.2.
 ///
 /// A name without `_`/`-` that already starts upper case is returned unchanged, so explicit names
 /// such as `HTTPAPI` or `SQLXML` keep their casing. Otherwise each `_`/`-`-separated word is
@@ -51,7 +51,7 @@ fn capitalise_into(word: &str, out: &mut String) {
     }
 }
 
-/// snake_case of a name, per §3.3 rule 1: `_` between a lowercase letter or digit and an upper-case
+/// snake_case of a name, per docs/generation.md §3.3 rule 1: `_` between a lowercase letter or digit and an upper-case
 /// letter, and between an upper-case run and a following Capitalised word; every other
 /// non-alphanumeric character becomes `_`; lower-cased; runs of `_` collapsed and trimmed.
 ///
@@ -91,7 +91,7 @@ fn push_underscore(out: &mut String) {
     }
 }
 
-/// `node_{domain}_{svc}_{type}` — the node directory and the tool name (§4.1, §4.2).
+/// `node_{domain}_{svc}_{type}` — the node directory and the tool name (docs/generation.md §4.1, §4.2).
 pub fn node_dir_name(domain: &str, service_name: &str, node_type: NodeType) -> String {
     format!("node_{domain}_{service_name}_{}", node_type.as_lower())
 }
@@ -149,7 +149,7 @@ pub fn namespace(domain: &str, service_name: &str, node_type: NodeType) -> Strin
     )
 }
 
-/// Every name of one node (§4.1–4.2), computed once from the parsed identifiers.
+/// Every name of one node (docs/generation.md §4.1–4.2), computed once from the parsed identifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeNames {
     /// `node_{domain}_{svc}_{type}`, also the tool name.

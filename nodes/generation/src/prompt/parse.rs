@@ -1,11 +1,11 @@
-//! The prompt parser (generation-pipeline spec §3): one pure, deterministic function from a prompt
+//! The prompt parser (docs/generation.md §3): one pure, deterministic function from a prompt
 //! (and an optional requested node type) to a [`ParsedPrompt`].
 //!
 //! Determinism: keyword tables are static slices scanned in a fixed order, never hash sets, and
 //! there is no randomness (the original's fallback name drew from an unordered set and varied per
 //! process). Every regex is compiled once ([`LazyLock`]), so a parse costs microseconds.
 //!
-//! Vocabulary used below (spec §3): **words** are the maximal letter/digit runs of the lowercased
+//! Vocabulary used below (docs/generation.md §3): **words** are the maximal letter/digit runs of the lowercased
 //! prompt; an occurrence is **negated** when one of the 3 words before it is no/not/without/non.
 
 use std::ops::Range;
@@ -17,23 +17,23 @@ use serde::Serialize;
 use super::naming::{pascal, snake};
 use super::{DomainSource, NameSource, NodeType, ParsedPrompt};
 
-/// The error code of every rejection (§3.1).
+/// The error code of every rejection (docs/generation.md §3.1).
 pub const INVALID_PROMPT: &str = "INVALID_PROMPT";
 
-/// The suggestion of every rejection (§3.1).
+/// The suggestion of every rejection (docs/generation.md §3.1).
 pub const REJECTION_SUGGESTION: &str = "Describe the node in one sentence: type, name, purpose";
 
-/// Minimum and maximum prompt length in characters, after trimming (§3.1).
+/// Minimum and maximum prompt length in characters, after trimming (docs/generation.md §3.1).
 pub const MIN_PROMPT_CHARS: usize = 10;
 pub const MAX_PROMPT_CHARS: usize = 10_000;
 
-/// Maximum description length in characters (§3.5).
+/// Maximum description length in characters (docs/generation.md §3.5).
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-/// Maximum number of functional requirements (§3.6).
+/// Maximum number of functional requirements (docs/generation.md §3.6).
 pub const MAX_REQUIREMENTS: usize = 10;
 
-/// A rejected prompt (§3.1): parsing fails and no gate runs.
+/// A rejected prompt (docs/generation.md §3.1): parsing fails and no gate runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct PromptError {
@@ -53,7 +53,7 @@ impl PromptError {
     }
 }
 
-/// Parses a prompt (§3). `requested` (the `--type` flag / `requested_node_type`) overrides the
+/// Parses a prompt (docs/generation.md §3). `requested` (the `--type` flag / `requested_node_type`) overrides the
 /// detected node type with confidence 1.0.
 pub fn parse(prompt: &str, requested: Option<NodeType>) -> Result<ParsedPrompt, PromptError> {
     let trimmed = prompt.trim();
@@ -104,12 +104,12 @@ pub fn parse(prompt: &str, requested: Option<NodeType>) -> Result<ParsedPrompt, 
     Ok(parsed)
 }
 
-/// Number of words (§3) of a prompt: what gate G7 ("≥ 5 words") counts.
+/// Number of words (docs/generation.md §3) of a prompt: what gate G7 ("≥ 5 words") counts.
 pub fn word_count(prompt: &str) -> usize {
     words(prompt).len()
 }
 
-/// §3.8, from the fields of a parsed prompt (so the score can be recomputed from the event
+/// docs/generation.md §3.8, from the fields of a parsed prompt (so the score can be recomputed from the event
 /// payload alone): min(1, 0.3·type + 0.3·name + 0.2·domain + 0.12 [type = 1.0]
 /// + min(0.03·#requirements, 0.1) + 0.05 [description ≥ 20 chars] + 0.05 [≥ 50 chars]).
 pub fn confidence_score(p: &ParsedPrompt) -> f64 {
@@ -128,7 +128,7 @@ pub fn confidence_score(p: &ParsedPrompt) -> f64 {
     round3(c.min(1.0))
 }
 
-/// The §3.8 band of a confidence score: `excellent` (≥ 0.9), `good` (0.7–0.9), `review`
+/// The docs/generation.md §3.8 band of a confidence score: `excellent` (≥ 0.9), `good` (0.7–0.9), `review`
 /// (0.5–0.7) or `weak` (< 0.5), each band including its lower bound.
 pub fn confidence_band(score: f64) -> &'static str {
     if score >= 0.9 {
@@ -203,7 +203,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3.2 node_type
+// docs/generation.md §3.2 node_type
 
 static TYPE_NODE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(effect|compute|reducer|orchestrator)[\s_-]+node\b"));
@@ -307,7 +307,7 @@ fn detect_node_type(prompt: &str, words: &[Word]) -> (NodeType, f64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3.7 external systems
+// docs/generation.md §3.7 external systems
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum System {
@@ -335,7 +335,7 @@ impl System {
         }
     }
 
-    /// The `<short>` of a rule-2 service name (§3.3).
+    /// The `<short>` of a rule-2 service name (docs/generation.md §3.3).
     fn short(self) -> &'static str {
         match self {
             System::PostgreSql => "postgres",
@@ -350,7 +350,7 @@ impl System {
     }
 }
 
-/// Single-word system keywords (§3.7). Also the keywords rule 1 refuses as a name.
+/// Single-word system keywords (docs/generation.md §3.7). Also the keywords rule 1 refuses as a name.
 const SYSTEM_WORDS: &[(&str, System)] = &[
     ("postgres", System::PostgreSql),
     ("postgresql", System::PostgreSql),
@@ -388,7 +388,7 @@ const SYSTEM_WORDS: &[(&str, System)] = &[
     ("elasticsearch", System::Elasticsearch),
 ];
 
-/// Two-word system keywords (§3.7).
+/// Two-word system keywords (docs/generation.md §3.7).
 const SYSTEM_PHRASES: &[(&str, &str, System)] = &[
     ("event", "stream", System::Kafka),
     ("event", "streams", System::Kafka),
@@ -423,7 +423,7 @@ fn detect_systems(words: &[Word]) -> Vec<(System, usize)> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3.4 domain
+// docs/generation.md §3.4 domain
 
 struct Domain {
     domain: String,
@@ -447,7 +447,7 @@ const NOT_A_DOMAIN: &[&str] = &[
     "the", "a", "an", "this", "that", "its", "our", "my", "your", "their", "domain", "same", "any",
 ];
 
-/// Domain keyword table (§3.4), in table order.
+/// Domain keyword table (docs/generation.md §3.4), in table order.
 const DOMAIN_KEYWORDS: [(&str, &[&str]); 7] = [
     (
         "infrastructure",
@@ -625,7 +625,7 @@ fn detect_domain(prompt: &str, words: &[Word]) -> Domain {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3.3 node_name / service_name
+// docs/generation.md §3.3 node_name / service_name
 
 struct Name {
     node_name: String,
@@ -651,7 +651,7 @@ static NAME_BEFORE_NODE: LazyLock<Regex> = LazyLock::new(|| {
 static NAME_FOR: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?i:\bfor)\s+{N}")));
 static COMPOUND_CAMEL: LazyLock<Regex> = LazyLock::new(|| re(r"[a-z0-9][A-Z]"));
 
-/// Words rule 1 never takes as a name (besides type words, NODE and §3.7 keywords).
+/// Words rule 1 never takes as a name (besides type words, NODE and docs/generation.md §3.7 keywords).
 const NAME_STOPWORDS: &[&str] = &[
     "create", "build", "generate", "make", "the", "a", "an", "new", "node", "this", "that", "it",
     "name", "domain", "should", "must", "will",
@@ -848,10 +848,10 @@ fn detect_name(
     }
 }
 
-/// The service name when the slug keeps no word (§3.3 rule 3).
+/// The service name when the slug keeps no word (docs/generation.md §3.3 rule 3).
 pub const FALLBACK_SERVICE_NAME: &str = "generated_service";
 
-/// Maximum length of a slug service name (§3.3 rule 3; G3's limit).
+/// Maximum length of a slug service name (docs/generation.md §3.3 rule 3; G3's limit).
 const MAX_SLUG_CHARS: usize = 64;
 
 /// A scan word: letters/digits, `_`/`-` inside joining the parts.
@@ -1008,7 +1008,7 @@ fn ascii_identifier(w: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3.5 description, §3.6 requirements
+// docs/generation.md §3.5 description, §3.6 requirements
 
 fn describe(prompt: &str) -> String {
     let collapsed = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -1030,7 +1030,7 @@ static AND_WORD: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\band\b"));
 /// Minimum length (exclusive) of a modal or verb phrase requirement.
 const MIN_PHRASE_CHARS: usize = 5;
 
-/// Where phrases end (§3.6): byte offsets of every `.` `;` `,` newline and whole word "and",
+/// Where phrases end (docs/generation.md §3.6): byte offsets of every `.` `;` `,` newline and whole word "and",
 /// sorted. Computed once per prompt, so cutting k phrases costs O(k log n), not O(k·n).
 struct Delimiters(Vec<usize>);
 
@@ -1062,7 +1062,7 @@ fn long_enough(phrase: &str) -> bool {
 
 /// "Create a new EFFECT node …": a phrase whose object (after its first word, the verb) is
 /// `[a|an|new] [<type>] node`. The object may also carry the node's explicit name before the
-/// type, as rule 1 (d) of §3.3 reads it ("Create PostgresCRUD EFFECT node"): that phrase is the
+/// type, as rule 1 (d) of docs/generation.md §3.3 reads it ("Create PostgresCRUD EFFECT node"): that phrase is the
 /// instruction too, and the spec never counts the instruction as a requirement.
 fn is_instruction(phrase: &str) -> bool {
     const INSTRUCTION_WINDOW: usize = 16;
@@ -1265,7 +1265,7 @@ mod tests {
                 "{prompt}"
             );
         }
-        // Refused N: lowercase, a type word, a stopword, a §3.7 keyword, "for" + non-compound.
+        // Refused N: lowercase, a type word, a stopword, a docs/generation.md §3.7 keyword, "for" + non-compound.
         for prompt in [
             "Create EFFECT node for payments",
             "EFFECT node called effect thing",
