@@ -36,6 +36,13 @@ pub use config::{BusConfig, BusUrl, EMBEDDED_FILE, Retention, Role, default_stat
 pub use consumer::{Consumer, NackOutcome, Observer};
 pub use error::BusError;
 
+/// Decodes and checks consumed bytes exactly as every consumer does before handling them; the
+/// error reads `<dead-letter kind>: <why>`. Public for the fuzz target `envelope_decode`
+/// (docs/RELIABILITY.md "Fuzzing").
+pub fn decode_envelope(events: &EventRegistry, value: &[u8]) -> Result<Envelope, String> {
+    validate::decode(events, value).map_err(|f| f.to_string())
+}
+
 /// A boxed, `Send` future: what the object-safe async methods of [`EventBus`] return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
