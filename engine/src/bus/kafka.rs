@@ -226,10 +226,17 @@ impl Kafka {
         let Some(v) = view.as_mut() else {
             return Err(BusError::broker(NAME, "run state", "view missing"));
         };
-        let mut highs = BTreeMap::new();
-        for p in self.partitions(&topic).await? {
-            highs.insert(p, self.watermarks(&topic, p).await?.1);
-        }
+        // All partitions' high watermarks at once: one round trip each, and on slow broker
+        // storage these dominate every claim and run-state update.
+        let partitions = self.partitions(&topic).await?;
+        let highs: BTreeMap<i32, i64> =
+            futures_util::future::try_join_all(partitions.into_iter().map(|p| {
+                let topic = &topic;
+                async move { Ok::<_, BusError>((p, self.watermarks(topic, p).await?.1)) }
+            }))
+            .await?
+            .into_iter()
+            .collect();
         let deadline = Instant::now() + self.cfg.timeout();
         while highs
             .iter()

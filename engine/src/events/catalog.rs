@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 
 use super::{Envelope, EventStatus};
 
+/// The system events that belong to no run and carry seq 0 (contracts/system_events.yaml).
+pub const OUTSIDE_RUNS: &[&str] = &["DeadLettered", "RunCancelRequested", "WorkflowReloadFailed"];
+
 /// The engine's own catalogue (generic stage events, default terminal events, dead letters).
 const SYSTEM_YAML: &str = include_str!("../../../contracts/system_events.yaml");
 
@@ -478,12 +481,16 @@ impl EventCatalog {
                 message: format!("'{}' is not a version X.Y.Z", env.schema_version),
             }),
         }
-        // seq is 1-based within a run; only a dead letter stands outside every run (seq 0).
-        if env.seq == 0 && env.event_type != "DeadLettered" {
+        // seq is 1-based within a run; only the system events that stand outside every run
+        // (a dead letter, a cancel request, a refused reload) carry seq 0.
+        if env.seq == 0 && !OUTSIDE_RUNS.contains(&env.event_type.as_str()) {
             violations.push(Violation {
                 kind: ViolationKind::Schema,
                 pointer: "/seq".into(),
-                message: "seq 0 is reserved for DeadLettered; a run's events count from 1".into(),
+                message: format!(
+                    "seq 0 is reserved for events outside a run ({}); a run's events count from 1",
+                    OUTSIDE_RUNS.join(", ")
+                ),
             });
         }
         if env.timestamp.parse::<jiff::Timestamp>().is_err() {
