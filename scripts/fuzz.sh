@@ -38,8 +38,11 @@ fi
 # overflow checks and debug assertions stay on (-a). Stack overflows, panics, timeouts and the
 # RSS limit are caught by libFuzzer itself.
 build=(--sanitizer none --debug-assertions)
-cargo +nightly fuzz build --fuzz-dir fuzz "${build[@]}" "${targets[@]:0:1}" >/dev/null
-[[ ${#targets[@]} -eq 1 ]] || cargo +nightly fuzz build --fuzz-dir fuzz "${build[@]}"
+# Built first so that a build error is not mistaken for a finding.
+for t in "${targets[@]}"; do
+  max_len "$t" >/dev/null
+  cargo +nightly fuzz build --fuzz-dir fuzz "${build[@]}" "$t"
+done
 
 work=${ONEX_FUZZ_WORK:-/var/tmp/onex-fuzz-corpus}
 failed=0
